@@ -1,0 +1,89 @@
+# Prequel developer tasks. `make` alone lists them.
+#
+# Everything runs from the virtualenv in .venv, which `make` creates from nothing when missing
+# and re-installs only when pyproject.toml changes.
+
+PYTHON ?= python3
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+# The test suite runs its database contract tests on PostgreSQL too, and its Redis-backed
+# tests against a real Redis. Override either from the environment.
+PREQUEL_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+PREQUEL_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run system-deps services test check format bench clean
+
+help: ## List the targets
+	@echo "Usage: make TARGET [PORT=8000] [PYTEST_ARGS=...]"
+	@echo
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## Create .venv and install Prequel with its dev tools
+
+# Re-runs only when pyproject.toml is newer than the stamp, so repeated `make run` is fast.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(STAMP) ## Start Prequel on port PORT (default 8000); data lives in ./data
+	$(BIN)/prequel init --port $(PORT)
+	exec $(BIN)/prequel serve --port $(PORT)
+
+system-deps: ## Install Debian's bubblewrap and chromium when missing
+	@missing=""; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then \
+		echo "system-deps: bubblewrap and chromium are installed"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "system-deps: missing Debian packages:$$missing" >&2; \
+		echo "system-deps: run 'sudo make system-deps' or 'sudo apt-get install$$missing'" >&2; \
+		exit 1; \
+	else \
+		echo "system-deps: installing$$missing"; \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+services: ## Make sure PostgreSQL (:5432) and Redis (:6379) are running
+	bash scripts/services.sh
+
+test: $(STAMP) system-deps services ## Run the test suite (PYTEST_ARGS=... passes options)
+	PREQUEL_TEST_DATABASE_URL='$(PREQUEL_TEST_DATABASE_URL)' \
+	PREQUEL_TEST_REDIS_URL='$(PREQUEL_TEST_REDIS_URL)' \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Runs all three even when one fails, so one pass shows every problem.
+check: $(STAMP) ## ruff format --check, ruff check and mypy (strict)
+	@status=0; \
+	echo "$(BIN)/ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
+	echo "$(BIN)/ruff check ."; $(BIN)/ruff check . || status=1; \
+	echo "$(BIN)/mypy"; $(BIN)/mypy || status=1; \
+	exit $$status
+
+format: $(STAMP) ## Format the code and apply ruff's safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) ## Run every benchmarks/bench_*.py script
+	@set -e; found=0; \
+	for script in benchmarks/bench_*.py; do \
+		[ -e "$$script" ] || continue; \
+		found=1; \
+		echo "== $$script"; \
+		$(BIN)/python "$$script"; \
+	done; \
+	[ "$$found" = 1 ] || echo "bench: no benchmarks/bench_*.py scripts"
+
+clean: ## Remove caches and build output (keeps .venv and ./data)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis build dist test-artifacts .coverage
+	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

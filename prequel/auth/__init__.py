@@ -1,0 +1,1 @@
+"""Accounts and authentication: passwords, sessions, CSRF, API tokens, throttling."""

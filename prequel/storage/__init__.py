@@ -1,0 +1,1 @@
+"""Blob storage: one protocol, backends chosen by name in settings."""
