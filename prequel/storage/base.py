@@ -64,7 +64,7 @@ def is_valid_key(key: str) -> bool:
 def validate_prefix(prefix: str) -> str:
     """A listing prefix is a key or a key followed by '/', or empty for everything."""
     if prefix:
-        validate_key(prefix.rstrip("/"))
+        validate_key(prefix.removesuffix("/"))
     return prefix
 
 
@@ -77,14 +77,16 @@ def iter_chunks(file: BinaryIO, size: int = CHUNK_SIZE) -> Iterator[bytes]:
         yield chunk
 
 
-def write_atomically(path: Path, chunks: Iterable[bytes]) -> os.stat_result:
+def write_atomically(
+    path: Path, chunks: Iterable[bytes], *, make_parents: bool = False
+) -> os.stat_result:
     """Write chunks to path so that readers see the old content or all of the new, never part.
 
     The temporary file sits beside the target because os.replace is atomic only within one
     file system; its name contains '~', which no blob key may, so listings never show it.
     Returns the stat of the written file (a rename keeps size and mtime).
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix="~tmp")
+    fd, tmp = _temporary_beside(path, make_parents)
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
@@ -100,6 +102,20 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> os.stat_result:
             os.unlink(tmp)
         raise
     return info
+
+
+def _temporary_beside(path: Path, make_parents: bool) -> tuple[int, str]:
+    attempts = 3
+    while True:
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return tempfile.mkstemp(dir=path.parent, prefix=".", suffix="~tmp")
+        except FileNotFoundError:
+            # A concurrent delete may prune the folder we just made; make it again.
+            attempts -= 1
+            if not make_parents or attempts == 0:
+                raise
 
 
 @runtime_checkable
