@@ -69,7 +69,10 @@ async def open_rate_limits(state: AppState) -> AsyncIterator[None]:
     storage = open_limits_storage(state.settings.rate_limit.storage_url)
     state.login_throttle = LoginThrottle(storage, state.settings.auth)
     log.info("rate limits: %s", state.settings.rate_limit.storage_url.split("@")[-1])
-    yield
+    try:
+        yield
+    finally:
+        await state.login_throttle.close()
 
 
 STARTUP_STEPS: list[tuple[str, StartupStep]] = [

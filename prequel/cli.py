@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +38,7 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
         raise _fail_on_settings(error) from error
 
 
-def _run(settings: Settings, work: Callable[[Settings], Awaitable[T]]) -> T:
+def _run(settings: Settings, work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -78,11 +78,11 @@ def serve(
     settings = _settings(ctx, host=host, port=port)
     from prequel.cli_support import check_schema, get_once
 
+    _run(settings, check_schema)
     if get_path is not None:
         status, body = _run(settings, lambda s: get_once(s, get_path, token))
         click.echo(body)
         sys.exit(0 if status < 400 else 1)
-    _run(settings, check_schema)
     import uvicorn
 
     from prequel.app import create_app
@@ -156,7 +156,9 @@ def admin() -> None:
     show_default=True,
 )
 @click.pass_context
-def create_user_command(ctx: click.Context, email: str, name: str, password: str, role: str) -> None:
+def create_user_command(
+    ctx: click.Context, email: str, name: str, password: str, role: str
+) -> None:
     """Add a user to the organization."""
     from prequel.cli_support import add_user
 

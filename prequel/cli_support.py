@@ -152,7 +152,9 @@ async def import_challenges(settings: Settings, directory: Path) -> tuple[list[s
         org = await ensure_organization(db, settings.admin.organization)
         for path in _challenge_dirs(directory):
             try:
-                result = await import_challenge_dir(db, blobs, org, path)
+                result = await import_challenge_dir(
+                    db, blobs, org, path, limits=settings.challenges
+                )
             except ChallengeInvalid as exc:
                 ok = False
                 lines.append(f"{path}: not imported, {len(exc.problems)} problem(s):")

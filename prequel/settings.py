@@ -96,7 +96,7 @@ class AuthSettings(BaseModel):
 
 class AdminSettings(BaseModel):
     email: str = Field(
-        default="admin@prequel.local", description="Email of the admin created on first run."
+        default="admin@example.com", description="Email of the admin created on first run."
     )
     name: str = Field(default="Admin", description="Display name of the first-run admin.")
     password: SecretStr | None = Field(
@@ -202,9 +202,7 @@ class Settings(BaseSettings):
                 "or leave it empty for a random one"
             )
         if problems:
-            raise ConfigurationError(
-                "refusing to start in production: " + "; ".join(problems)
-            )
+            raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
         return self
 
     # Derived locations -------------------------------------------------------------------
@@ -241,7 +239,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigurationError(f"config file {config_file} does not exist")
     # pydantic-settings reads the TOML path from model_config, so bind it in a subclass.
     with_file = type(
-        "Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config_file}}
+        "Settings",
+        (Settings,),
+        {"model_config": {**Settings.model_config, "toml_file": config_file}},
     )
     try:
         return with_file(**overrides)  # type: ignore[no-any-return]

@@ -8,8 +8,8 @@ import asyncio
 import os
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -46,7 +46,10 @@ async def _admin_execute(statement: str) -> None:
 
     url = make_url(POSTGRES_URL)
     conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
         database=url.database,
     )
     try:
@@ -83,9 +86,7 @@ def postgres_template() -> Iterator[str]:
 
 
 @pytest.fixture(params=DATABASES)
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, fully migrated database for one test."""
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
@@ -126,9 +127,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _client(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
 @pytest.fixture
@@ -170,29 +169,29 @@ def make_user(db: AsyncSession, org: Organization) -> MakeUser:
     return make
 
 
-async def logged_in_client(app: FastAPI, user: User) -> httpx.AsyncClient:
-    c = _client(app)
+async def log_in(c: httpx.AsyncClient, user: User) -> None:
+    """Log in through the API and send the session's CSRF token on every later request."""
     response = await c.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
     assert response.status_code == 200, response.text
     c.headers["X-CSRF-Token"] = response.json()["csrf_token"]
-    return c
 
 
 @pytest.fixture
 async def admin_client(app: FastAPI, make_user: MakeUser) -> AsyncIterator[httpx.AsyncClient]:
-    async with await logged_in_client(app, await make_user(Role.ADMIN)) as c:
+    async with _client(app) as c:
+        await log_in(c, await make_user(Role.ADMIN))
         yield c
 
 
 @pytest.fixture
-async def interviewer_client(
-    app: FastAPI, make_user: MakeUser
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with await logged_in_client(app, await make_user(Role.INTERVIEWER)) as c:
+async def interviewer_client(app: FastAPI, make_user: MakeUser) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(app) as c:
+        await log_in(c, await make_user(Role.INTERVIEWER))
         yield c
 
 
 @pytest.fixture
 async def viewer_client(app: FastAPI, make_user: MakeUser) -> AsyncIterator[httpx.AsyncClient]:
-    async with await logged_in_client(app, await make_user(Role.VIEWER)) as c:
+    async with _client(app) as c:
+        await log_in(c, await make_user(Role.VIEWER))
         yield c

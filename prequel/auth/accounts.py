@@ -149,7 +149,9 @@ async def create_api_token(
 
 
 async def resolve_api_token(session: AsyncSession, plaintext: str) -> tuple[ApiToken, User]:
-    token = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+    token = await session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext))
+    )
     if token is None:
         raise TokenRejected("API token not recognized; create a new one with 'prequel admin token'")
     now = utcnow()

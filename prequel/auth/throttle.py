@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from prequel.settings import AuthSettings
 
@@ -33,6 +33,7 @@ def open_limits_storage(url: str) -> Storage:
 
 class LoginThrottle:
     def __init__(self, storage: Storage, settings: AuthSettings) -> None:
+        self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
         self._per_account = RateLimitItemPerSecond(
             settings.login_attempts_per_account, settings.login_window_seconds
@@ -56,6 +57,13 @@ class LoginThrottle:
 
     async def record_success(self, email: str) -> None:
         await self._limiter.clear(self._per_account, "login", "account", email)
+
+    async def close(self) -> None:
+        # limits has no public close(); its Redis bridge keeps the redis-py client in .storage.
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        aclose = getattr(client, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     def _scopes(self, email: str, ip: str) -> list[tuple[str, RateLimitItemPerSecond, str]]:
         return [("account", self._per_account, email), ("ip", self._per_ip, ip)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-TOKEN_PREFIX = "pq_"
+TOKEN_PREFIX = "pq_"  # noqa: S105 - a public marker, not a secret
 
 
 def generate_token() -> str:

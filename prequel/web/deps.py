@@ -36,6 +36,9 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
             await session.commit()
         except BaseException:
+            # Rollback expires every loaded object; detach them first so an error page can
+            # still show who is logged in.
+            session.expunge_all()
             await session.rollback()
             raise
 
@@ -61,11 +64,11 @@ async def optional_principal(request: Request, db: DbSession) -> Principal | Non
         user_id = request.session.get(SESSION_USER_KEY)
         if not isinstance(user_id, str):
             return None
-        user = await db.get(User, user_id)
-        if user is None or not user.is_active:
+        session_user = await db.get(User, user_id)
+        if session_user is None or not session_user.is_active:
             request.session.clear()
             return None
-        principal = await principal_for(db, user, via="session")
+        principal = await principal_for(db, session_user, via="session")
     if principal is None:
         raise ApiError(403, "your account is not a member of any organization")
     request.state.principal = principal
@@ -85,7 +88,8 @@ async def current_principal(
         and not csrf_valid(request.session, request.headers.get(HEADER))
     ):
         raise ApiError(
-            403, "missing or wrong X-CSRF-Token header for a cookie-authenticated request",
+            403,
+            "missing or wrong X-CSRF-Token header for a cookie-authenticated request",
             code="csrf_failed",
         )
     return principal

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def _respond(request: Request, error: ApiError) -> Response:
             if request.url.query:
                 target += "?" + request.url.query
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-        templates = request.app.state.prequel.templates
+        templates: Jinja2Templates = request.app.state.prequel.templates
         return templates.TemplateResponse(
             request,
             "error.html",

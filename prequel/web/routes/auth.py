@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 
 from prequel.auth.accounts import Principal
 from prequel.auth.csrf import csrf_token
-from prequel.web.login import LoginFailure, attempt_login
 from prequel.web.deps import CurrentPrincipal, DbSession, StateDep
 from prequel.web.errors import ApiError
+from prequel.web.login import LoginFailure, attempt_login
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from prequel.auth.accounts import create_api_token
 from prequel.db.models import ApiToken
 from prequel.db.types import utcnow
 from prequel.web.deps import CurrentPrincipal, DbSession, SettingsDep
-from prequel.auth.accounts import create_api_token
 from prequel.web.errors import ApiError
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"])
@@ -67,5 +67,3 @@ async def revoke_token(token_id: str, principal: CurrentPrincipal, db: DbSession
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     return Response(status_code=204)
-
-
