@@ -75,6 +75,9 @@ async def open_rate_limits(state: AppState) -> AsyncIterator[None]:
         await state.login_throttle.close()
 
 
+# Every router the portal serves; tests walk this list to check each route's guard.
+ROUTERS = (health.router, auth.router, tokens.router, users.router, challenges.router, pages.router)
+
 STARTUP_STEPS: list[tuple[str, StartupStep]] = [
     ("database", open_database),
     ("storage", open_storage),
@@ -111,6 +114,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, auth, tokens, users, challenges, pages):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

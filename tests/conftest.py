@@ -27,6 +27,9 @@ from prequel.domain.roles import Role
 from prequel.settings import Settings, load_settings
 from prequel.storage.base import BlobStore
 
+# Session-wide fixtures that live in their own modules (a moto S3 server, ...).
+pytest_plugins = ["tests.support.moto"]
+
 POSTGRES_URL = os.environ.get("PREQUEL_TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"
 DATABASES = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import re
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
+
+import anyio.to_thread
 
 
 class BlobError(Exception):
@@ -157,3 +161,61 @@ class BlobStore(Protocol):
     async def close(self) -> None:
         """Release clients and connections."""
         ...
+
+
+class ThreadedBlobStore(ABC):
+    """The async protocol on top of blocking implementations run in worker threads.
+
+    Both backends do blocking I/O (files, boto3), so they implement the underscore methods
+    and inherit the async surface from here.
+    """
+
+    name: str
+
+    @abstractmethod
+    def _put(self, key: str, data: bytes) -> BlobInfo: ...
+
+    @abstractmethod
+    def _put_file(self, key: str, source: Path) -> BlobInfo: ...
+
+    @abstractmethod
+    def _get(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def _get_to_file(self, key: str, dest: Path) -> BlobInfo: ...
+
+    @abstractmethod
+    def _stat(self, key: str) -> BlobInfo | None: ...
+
+    @abstractmethod
+    def _delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def _list(self, prefix: str) -> builtins.list[BlobInfo]: ...
+
+    async def put(self, key: str, data: bytes) -> BlobInfo:
+        return await anyio.to_thread.run_sync(self._put, key, data)
+
+    async def put_file(self, key: str, path: Path) -> BlobInfo:
+        return await anyio.to_thread.run_sync(self._put_file, key, path)
+
+    async def get(self, key: str) -> bytes:
+        return await anyio.to_thread.run_sync(self._get, key)
+
+    async def get_to_file(self, key: str, path: Path) -> BlobInfo:
+        return await anyio.to_thread.run_sync(self._get_to_file, key, path)
+
+    async def stat(self, key: str) -> BlobInfo | None:
+        return await anyio.to_thread.run_sync(self._stat, key)
+
+    async def exists(self, key: str) -> bool:
+        return await self.stat(key) is not None
+
+    async def delete(self, key: str) -> None:
+        await anyio.to_thread.run_sync(self._delete, key)
+
+    async def list(self, prefix: str = "") -> builtins.list[BlobInfo]:
+        return await anyio.to_thread.run_sync(self._list, prefix)
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """Release clients; nothing to release by default."""

@@ -16,13 +16,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import anyio.to_thread
-
 from prequel.storage.base import (
     BlobError,
     BlobInfo,
     BlobNotFound,
     InvalidBlobKey,
+    ThreadedBlobStore,
     is_valid_key,
     iter_chunks,
     validate_key,
@@ -35,40 +34,13 @@ from prequel.storage.base import (
 _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
-class LocalBlobStore:
+class LocalBlobStore(ThreadedBlobStore):
     name = "local"
 
     def __init__(self, root: Path) -> None:
         # Resolved once so that a root reached through a symlink (/srv/data -> /mnt/disk)
         # is the reference of the escape check rather than something it refuses.
         self.root = root.resolve()
-
-    async def put(self, key: str, data: bytes) -> BlobInfo:
-        return await anyio.to_thread.run_sync(self._write, key, (data,))
-
-    async def put_file(self, key: str, path: Path) -> BlobInfo:
-        return await anyio.to_thread.run_sync(self._put_file, key, path)
-
-    async def get(self, key: str) -> bytes:
-        return await anyio.to_thread.run_sync(self._get, key)
-
-    async def get_to_file(self, key: str, path: Path) -> BlobInfo:
-        return await anyio.to_thread.run_sync(self._get_to_file, key, path)
-
-    async def stat(self, key: str) -> BlobInfo | None:
-        return await anyio.to_thread.run_sync(self._stat, key)
-
-    async def exists(self, key: str) -> bool:
-        return await self.stat(key) is not None
-
-    async def delete(self, key: str) -> None:
-        await anyio.to_thread.run_sync(self._delete, key)
-
-    async def list(self, prefix: str = "") -> builtins.list[BlobInfo]:
-        return await anyio.to_thread.run_sync(self._list, prefix)
-
-    async def close(self) -> None:
-        pass
 
     # Blocking halves, run in worker threads ----------------------------------------------
 
@@ -88,6 +60,9 @@ class LocalBlobStore:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise BlobError(f"cannot {action} blob {key!r} in {self.root}: {reason}") from exc
+
+    def _put(self, key: str, data: bytes) -> BlobInfo:
+        return self._write(key, (data,))
 
     def _write(self, key: str, chunks: Iterable[bytes]) -> BlobInfo:
         path = self._path(key)

@@ -34,6 +34,7 @@ from prequel.storage.base import (
     BlobError,
     BlobInfo,
     BlobNotFound,
+    ThreadedBlobStore,
     is_valid_key,
     validate_key,
     validate_prefix,
@@ -95,7 +96,7 @@ def _make_client(settings: S3StorageSettings, key_id: str | None, secret: str | 
         )
 
 
-class S3BlobStore:
+class S3BlobStore(ThreadedBlobStore):
     name = "s3"
 
     def __init__(self, settings: S3StorageSettings) -> None:
@@ -120,30 +121,6 @@ class S3BlobStore:
         """Check that the bucket is usable (creating it if configured) so a bad setup
         fails at startup rather than on the first interview."""
         await anyio.to_thread.run_sync(self._open)
-
-    async def put(self, key: str, data: bytes) -> BlobInfo:
-        return await anyio.to_thread.run_sync(self._put, key, data)
-
-    async def put_file(self, key: str, path: Path) -> BlobInfo:
-        return await anyio.to_thread.run_sync(self._put_file, key, path)
-
-    async def get(self, key: str) -> bytes:
-        return await anyio.to_thread.run_sync(self._get, key)
-
-    async def get_to_file(self, key: str, path: Path) -> BlobInfo:
-        return await anyio.to_thread.run_sync(self._get_to_file, key, path)
-
-    async def stat(self, key: str) -> BlobInfo | None:
-        return await anyio.to_thread.run_sync(self._stat, key)
-
-    async def exists(self, key: str) -> bool:
-        return await self.stat(key) is not None
-
-    async def delete(self, key: str) -> None:
-        await anyio.to_thread.run_sync(self._delete, key)
-
-    async def list(self, prefix: str = "") -> builtins.list[BlobInfo]:
-        return await anyio.to_thread.run_sync(self._list, prefix)
 
     async def close(self) -> None:
         with self._client_lock:

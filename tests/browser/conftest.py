@@ -21,7 +21,9 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+# Module scope on purpose: Playwright's sync API keeps an event loop running in this thread
+# while it is open, which would break every asyncio test that runs after it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run 'make system-deps' (Debian package chromium)")

@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3.session
 import pytest
 
 from prequel.settings import Settings, load_settings
 from prequel.storage.base import BlobError
 from prequel.storage.factory import open_blob_store
 from prequel.storage.local import LocalBlobStore
-from tests.contracts.conftest import MOTO_CREDENTIALS, run_moto_server
+from tests.support.moto import MOTO_CREDENTIALS
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # The contract suite's session server is not visible from this folder.
-    with run_moto_server(tmp_path_factory.mktemp("moto") / "moto_server.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def moto_admin(moto_endpoint: str) -> Iterator[S3Client]:
-    client = boto3.session.Session().client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=MOTO_CREDENTIALS["access_key_id"],
-        aws_secret_access_key=MOTO_CREDENTIALS["secret_access_key"],
-    )
-    yield client
-    client.close()
 
 
 def s3_settings(tmp_path: Path, **s3: Any) -> Settings:

@@ -1,4 +1,4 @@
-"""A real S3 endpoint for the contract suite: one moto server process per test session.
+"""A real S3 endpoint for the test suite: one moto server process per test session.
 
 moto's in-process mocks patch botocore and so skip the HTTP layer; a server process makes
 the S3 backend speak real HTTP, as it will to MinIO or AWS.

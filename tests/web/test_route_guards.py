@@ -1,0 +1,46 @@
+"""Every route is guarded unless it is on the public list: a new route without a role check
+fails here."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi.routing import APIRoute
+
+from prequel.app import ROUTERS
+
+PUBLIC = {
+    ("GET", "/health"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/logout"),
+    ("GET", "/login"),
+    ("POST", "/login"),  # CSRF-protected form
+    ("POST", "/logout"),  # CSRF-protected form
+    ("GET", "/"),  # redirects to /login or the home page
+}
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x", path)
+
+
+async def test_every_non_public_route_needs_a_login(client: httpx.AsyncClient) -> None:
+    checked = 0
+    for route in (r for router in ROUTERS for r in router.routes):
+        assert isinstance(route, APIRoute)
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            if (method, route.path) in PUBLIC:
+                continue
+            html = not route.path.startswith("/api/")
+            headers = {"accept": "text/html"} if html else {}
+            response = await client.request(method, concrete(route.path), headers=headers)
+            where = f"{method} {route.path}"
+            if html:
+                assert response.status_code == 303, where
+                assert response.headers["location"].startswith("/login?next="), where
+            else:
+                assert response.status_code == 401, (where, response.text)
+                assert response.json()["error"]["code"] == "not_authenticated", where
+            checked += 1
+    assert checked >= 8
