@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter=NESTED_DELIMITER,
+        # `PREQUEL_X=` means "not set" (keep the default), not an empty string or path ".".
+        env_ignore_empty=True,
         extra="forbid",
         validate_default=True,
     )

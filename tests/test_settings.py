@@ -100,3 +100,13 @@ def test_every_setting_has_a_description() -> None:
     names = iter_setting_names()
     assert len(names) > 20
     assert [name for name, description in names if not description] == []
+
+
+def test_empty_environment_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREQUEL_STORAGE__S3__ENDPOINT_URL", "")
+    monkeypatch.setenv("PREQUEL_STORAGE__LOCAL__PATH", "")
+    monkeypatch.setenv("PREQUEL_PORT", "")
+    settings = load_settings()
+    assert settings.storage.s3.endpoint_url is None
+    assert settings.storage.local.path is None
+    assert settings.port == 8000
