@@ -42,6 +42,9 @@ def _run(settings: Settings, work: Callable[[Settings], Coroutine[Any, Any, T]])
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level != "debug":
+        # Alembic narrates every connection; the commands report migrations themselves.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     return asyncio.run(work(settings))
 
 
@@ -127,6 +130,7 @@ def init(ctx: click.Context, port: int | None) -> None:
 
     settings = _settings(ctx, port=port)
     report = _run(settings, initialize)
+    click.echo(report.database_line)
     for line in report.challenge_lines:
         click.echo(line)
     click.echo("")

@@ -35,6 +35,7 @@ from prequel.storage.factory import open_blob_store
 class InitReport:
     admin_email: str
     admin_password: str | None
+    database_line: str = ""
     challenge_lines: list[str] = field(default_factory=list)
 
 
@@ -92,10 +93,15 @@ async def run_migrations(settings: Settings, revision: str) -> tuple[str | None,
 
 async def initialize(settings: Settings) -> InitReport:
     """First-run setup for `make run`; every step is idempotent."""
-    await run_migrations(settings, "head")
+    before, after = await run_migrations(settings, "head")
     async with database_session(settings) as db, blob_store(settings) as blobs:
         org = await ensure_organization(db, settings.admin.organization)
         report = InitReport(admin_email=settings.admin.email, admin_password=None)
+        report.database_line = (
+            f"database: up to date (revision {after})"
+            if before == after
+            else f"database: migrated from {before or 'empty'} to revision {after}"
+        )
         for result in await import_samples(db, blobs, org, settings.samples_dir):
             challenge = result.challenge
             state = f"new version v{challenge.version}" if result.created else "unchanged"
