@@ -1,0 +1,1 @@
+"""Running hostile candidate code: bubblewrap namespaces, a dedicated uid, cgroup limits."""
