@@ -38,12 +38,16 @@ run: $(STAMP) ## Start Prequel on port PORT (default 8000); data lives in ./data
 	$(BIN)/prequel init --port $(PORT)
 	exec $(BIN)/prequel serve --port $(PORT)
 
-system-deps: ## Install Debian's bubblewrap and chromium when missing
+system-deps: ## Install Debian's bubblewrap, chromium and the sandbox's runtimes when missing
 	@missing=""; \
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	/usr/bin/python3 -c "import pytest" >/dev/null 2>&1 || missing="$$missing python3-pytest"; \
+	test -x /usr/bin/python || missing="$$missing python-is-python3"; \
+	test -x /usr/bin/node || missing="$$missing nodejs"; \
+	test -x /usr/bin/sqlite3 || missing="$$missing sqlite3"; \
 	if [ -z "$$missing" ]; then \
-		echo "system-deps: bubblewrap and chromium are installed"; \
+		echo "system-deps: bubblewrap, chromium and the sandbox runtimes are installed"; \
 	elif [ "$$(id -u)" != 0 ]; then \
 		echo "system-deps: missing Debian packages:$$missing" >&2; \
 		echo "system-deps: run 'sudo make system-deps' or 'sudo apt-get install$$missing'" >&2; \

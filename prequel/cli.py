@@ -8,18 +8,26 @@ import logging
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic import ValidationError
 
 from prequel import __version__
-from prequel.settings import ConfigurationError, Settings, load_settings, masked_dump
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from prequel.settings import ConfigurationError, Settings
+
+# Settings (pydantic-settings) are imported inside the commands that need them: `prequel
+# agent` must start fast and does not read the portal's settings at all.
 
 T = TypeVar("T")
 
 
 def _fail_on_settings(error: ValidationError | ConfigurationError) -> click.ClickException:
+    from prequel.settings import ConfigurationError
+
     if isinstance(error, ConfigurationError):
         return click.ClickException(str(error))
     lines = []
@@ -31,6 +39,10 @@ def _fail_on_settings(error: ValidationError | ConfigurationError) -> click.Clic
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from prequel.settings import ConfigurationError, load_settings
+
     config: Path | None = ctx.find_root().params.get("config_file")
     try:
         return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
@@ -118,6 +130,8 @@ def migrate(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def show_config(ctx: click.Context) -> None:
     """Print the effective settings as JSON, with secrets masked."""
+    from prequel.settings import masked_dump
+
     click.echo(json.dumps(masked_dump(_settings(ctx)), indent=2))
 
 
@@ -209,6 +223,19 @@ def list_command(ctx: click.Context) -> None:
 
     for line in _run(_settings(ctx), list_challenges):
         click.echo(line)
+
+
+# agent command (issue 3)
+from prequel.agent.cli import agent as _agent_command  # noqa: E402
+
+cli.add_command(_agent_command)
+
+
+# sandbox commands (issue 3)
+from prequel.sandbox.cli import doctor, sandbox  # noqa: E402
+
+cli.add_command(sandbox)
+cli.add_command(doctor)
 
 
 def main() -> None:

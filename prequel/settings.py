@@ -134,6 +134,27 @@ class ChallengeSettings(BaseModel):
     )
 
 
+class SandboxSettings(BaseModel):
+    uid_base: int = Field(
+        default=200000,
+        ge=1000,
+        description="First uid given to workspaces; each workspace's candidate code runs as "
+        "its own unprivileged uid from here up.",
+    )
+    default_uid: int = Field(
+        default=65534,
+        ge=1,
+        description="Uid 'prequel sandbox run' and 'prequel doctor' use when started as root "
+        "without --uid.",
+    )
+    cgroup_name: str = Field(
+        default="prequel",
+        pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+        description="Prefix of the cgroups Prequel creates under its own cgroup.",
+    )
+    bwrap_path: str = Field(default="bwrap", description="The bubblewrap executable.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -170,6 +191,12 @@ class Settings(BaseSettings):
     admin: AdminSettings = Field(default_factory=AdminSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     challenges: ChallengeSettings = Field(default_factory=ChallengeSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    unsafe_sandbox: bool = Field(
+        default=False,
+        description="Run candidate code without bubblewrap or cgroups when they are "
+        "unavailable (rlimits only). Never in production.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,56 @@
+"""WS /terminal: the shared shell. Every viewer sees the same screen.
+
+client: {"type": "input", "data": "ls\\r"}, {"type": "resize", "rows": 40, "cols": 120}
+server: {"type": "output", "data": "..."} (first the recent scrollback, then live output)
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from prequel.agent.errors import AgentError
+from prequel.agent.routes.runs import execution
+from prequel.agent.streaming import Utf8Stream, receive_json, send_error
+
+MAX_ROWS, MAX_COLS = 500, 1000
+
+
+async def terminal(websocket: WebSocket) -> None:
+    await websocket.accept()
+    session = execution(websocket).terminal
+    decoder = Utf8Stream()
+
+    async def viewer(chunk: bytes) -> None:
+        text = decoder.feed(chunk)
+        if text:
+            await websocket.send_json({"type": "output", "data": text})
+
+    backlog = await session.attach(viewer)
+    try:
+        if backlog:
+            await websocket.send_json({"type": "output", "data": Utf8Stream().feed(backlog)})
+        while True:
+            try:
+                message = await receive_json(websocket)
+            except AgentError as error:
+                await send_error(websocket, error)
+                continue
+            kind = message["type"]
+            if kind == "input" and isinstance(message.get("data"), str):
+                await session.write(message["data"].encode())
+            elif kind == "resize":
+                rows, cols = message.get("rows"), message.get("cols")
+                if not (isinstance(rows, int) and isinstance(cols, int)):
+                    await send_error(websocket, AgentError(400, "bad_message", "rows/cols"))
+                    continue
+                session.resize(max(1, min(rows, MAX_ROWS)), max(1, min(cols, MAX_COLS)))
+            else:
+                await send_error(websocket, AgentError(400, "bad_message", f"unexpected {kind!r}"))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        session.detach(viewer)
+
+
+routes: list[BaseRoute] = [WebSocketRoute("/terminal", terminal)]

@@ -1,0 +1,91 @@
+"""The challenge's tests, one streamed result per test, then a summary.
+
+POST /tests          {"which": "visible"|"hidden", "limits"?} -> {"summary", "results"} at the end
+WS   /tests/stream   client: {"type": "start", "which": ...}
+                     server: {"type": "started"}, {"type": "result", ...} per test,
+                     {"type": "summary", ...}
+Hidden tests need the portal's token; they run on a throwaway copy of the workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from prequel.agent.auth import require_portal
+from prequel.agent.bodies import read_json
+from prequel.agent.errors import AgentError, AgentJSONResponse
+from prequel.agent.routes.runs import execution
+from prequel.agent.state import agent_state
+from prequel.agent.streaming import receive_json, send_error
+from prequel.agent.testrun import TestRunError, Which, run_tests
+from prequel.sandbox.limits import Limits
+
+# Test suites get more room than a single run; a challenge can still ask for other limits.
+TEST_LIMITS = Limits(cpu_seconds=60, wall_seconds=120)
+
+
+def _events(conn: HTTPConnection, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    which = body.get("which", "visible")
+    if which not in ("visible", "hidden"):
+        raise AgentError(400, "bad_request", "'which' must be 'visible' or 'hidden'")
+    if which == "hidden":
+        require_portal(conn)
+    state = agent_state(conn)
+    if state.config.challenge_dir is None:
+        raise AgentError(409, "no_challenge", "this workspace has no challenge to test")
+    runner = execution(conn)
+    overrides = body.get("limits")
+    limits = (
+        TEST_LIMITS
+        if overrides is None
+        else runner.limits({**TEST_LIMITS.model_dump(), **overrides})
+    )
+    chosen: Which = "hidden" if which == "hidden" else "visible"
+    return run_tests(
+        runner.sandbox, state.config.workspace, state.config.challenge_dir, chosen, limits
+    )
+
+
+async def run_all(request: Request) -> Response:
+    body = await read_json(request, 64 * 1024, optional=True)
+    results: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
+    try:
+        async for event in _events(request, body):
+            if event["type"] == "summary":
+                summary = event
+    except TestRunError as exc:
+        raise AgentError(409, "cannot_test", str(exc)) from exc
+    results = summary.pop("results", [])
+    return AgentJSONResponse({"summary": summary, "results": results})
+
+
+async def stream(websocket: WebSocket) -> None:
+    await websocket.accept()
+    try:
+        start = await receive_json(websocket)
+        if start["type"] != "start":
+            raise AgentError(400, "bad_message", 'the first message must be {"type": "start"}')
+        async for event in _events(websocket, start):
+            await websocket.send_json(event)
+        await websocket.close()
+    except TestRunError as exc:
+        await send_error(websocket, AgentError(409, "cannot_test", str(exc)))
+        await websocket.close(code=1008)
+    except AgentError as error:
+        await send_error(websocket, error)
+        await websocket.close(code=1008)
+    except WebSocketDisconnect:
+        return  # the generator's cleanup stops the sandboxed run
+
+
+routes: list[BaseRoute] = [
+    Route("/tests", run_all, methods=["POST"]),
+    WebSocketRoute("/tests/stream", stream),
+]
