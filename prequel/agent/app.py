@@ -38,6 +38,8 @@ from prequel.agent.execution import Execution
 from prequel.agent.files import Workspace
 from prequel.agent.routes import archive, files, meta, runs, terminal, tests
 from prequel.agent.state import AgentState
+from prequel.sandbox.runner import Sandbox
+from prequel.sandbox.selftest import self_test
 
 log = logging.getLogger("prequel.agent")
 
@@ -67,8 +69,6 @@ def create_agent_app(config: AgentConfig, *, extra_routes: Sequence[BaseRoute] =
         max_upload_bytes=config.max_upload_bytes,
     )
 
-    from prequel.sandbox.runner import Sandbox
-
     sandbox = Sandbox(
         config.workspace,
         uid=config.sandbox_uid,
@@ -84,7 +84,7 @@ def create_agent_app(config: AgentConfig, *, extra_routes: Sequence[BaseRoute] =
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The self-test runs beside the first requests so start-up stays fast; a broken
         # sandbox still fails closed, because every run then fails to start.
-        probe = asyncio.create_task(_probe_sandbox(app, config))
+        probe = asyncio.create_task(_probe_sandbox(app, config, sandbox))
         try:
             yield
         finally:
@@ -117,12 +117,8 @@ def create_agent_app(config: AgentConfig, *, extra_routes: Sequence[BaseRoute] =
     return app
 
 
-async def _probe_sandbox(app: Starlette, config: AgentConfig) -> None:
-    from prequel.sandbox.selftest import self_test
-
-    report = await self_test(
-        uid=config.sandbox_uid, bwrap_path=config.bwrap_path, cgroup_name=config.cgroup_name
-    )
+async def _probe_sandbox(app: Starlette, config: AgentConfig, sandbox: Sandbox) -> None:
+    report = await self_test(sandbox=sandbox)
     app.state.sandbox_report = report.to_json()
     if not report.safe:
         level = logging.ERROR if not config.unsafe_sandbox else logging.WARNING

@@ -9,11 +9,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from prequel.agent.errors import AgentError
-from prequel.agent.terminal import SHELL, TERMINAL_LIMITS, TerminalSession
-from prequel.sandbox.limits import DEFAULT_LIMITS, Limits
+from prequel.agent.terminal import SHELL, SHELL_ENV, TERMINAL_LIMITS, TerminalSession
+from prequel.sandbox.limits import DEFAULT_LIMITS, LimitError, Limits
 from prequel.sandbox.process import SandboxProcess
 from prequel.sandbox.runner import Sandbox
 
@@ -38,7 +36,7 @@ class Execution:
 
     def __post_init__(self) -> None:
         async def start_shell() -> SandboxProcess:
-            return await self.sandbox.start(SHELL, TERMINAL_LIMITS, pty=True)
+            return await self.sandbox.start(SHELL, TERMINAL_LIMITS, pty=True, env=SHELL_ENV)
 
         self.terminal = TerminalSession(start_shell)
 
@@ -49,11 +47,8 @@ class Execution:
             raise AgentError(422, "invalid_limits", "limits must be an object of limit: value")
         try:
             return self.default_limits.merged(overrides)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-            )
-            raise AgentError(422, "invalid_limits", f"invalid limits: {problems}") from exc
+        except (LimitError, TypeError) as exc:
+            raise AgentError(422, "invalid_limits", f"invalid limits: {exc}") from exc
 
     async def start_run(self, argv: list[str], limits: Limits) -> tuple[str, SandboxProcess]:
         run_id = uuid.uuid4().hex[:12]

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 SCROLLBACK_BYTES = 256 * 1024
 SHELL = ["/bin/bash", "-l"]
+# The sandbox has no /etc/profile; a prompt with the folder, like a normal login.
+SHELL_ENV = {"PS1": r"\[\e[1;34m\]\w\[\e[0m\] \$ "}
 # Terminal commands run for the whole interview: no CPU or wall limit on the shell itself,
 # but memory and process-count limits still apply to everything started from it.
 TERMINAL_LIMITS = Limits(cpu_seconds=3600, wall_seconds=6 * 3600, processes=256)

@@ -18,18 +18,19 @@ import os
 import shutil
 import tempfile
 import time
+import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from prequel.challenges.manifest import (
+from prequel.agent.errors import AgentError
+from prequel.challenges.layout import (
     HIDDEN_TESTS_DIR,
     MANIFEST_NAME,
+    TEST_FORMATS,
     VISIBLE_TESTS_DIR,
-    ChallengeManifest,
     command_argv,
-    parse_manifest,
 )
 from prequel.challenges.results import ReportError, TestResult, parse_junit, parse_tap
 from prequel.sandbox.limits import Limits
@@ -47,8 +48,11 @@ MAX_REPORT_BYTES = 20 * 1024 * 1024
 OUTPUT_EXCERPT_BYTES = 4000
 
 
-class TestRunError(Exception):
-    """The tests cannot be run at all (no challenge, bad manifest); safe to show."""
+class TestRunError(AgentError):
+    """The tests cannot be run at all (no challenge, bad manifest): a 409 for the caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(409, "cannot_test", message)
 
 
 @dataclass
@@ -89,14 +93,28 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
 
 
-def load_manifest(challenge_dir: Path) -> ChallengeManifest:
+@dataclass(frozen=True)
+class TestCommand:
+    __test__ = False  # not a pytest class
+
+    command: str
+    format: str
+
+
+def load_test_command(challenge_dir: Path) -> TestCommand:
+    """The [tests] table. The portal validated the whole challenge when it was imported;
+    this reads only what running the tests needs (and no pydantic: see prequel.agent.app)."""
     path = challenge_dir / MANIFEST_NAME
     if not path.is_file():
         raise TestRunError("this workspace has no challenge, so there are no tests to run")
-    manifest, problems = parse_manifest(path.read_text(encoding="utf-8"))
-    if manifest is None:
-        raise TestRunError("the challenge manifest is invalid: " + problems[0].message)
-    return manifest
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tests", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TestRunError(f"the challenge manifest cannot be read: {exc}") from exc
+    command, test_format = table.get("command"), table.get("format")
+    if not isinstance(command, str) or not command.strip() or test_format not in TEST_FORMATS:
+        raise TestRunError("the challenge manifest has no valid [tests] command and format")
+    return TestCommand(command, test_format)
 
 
 def _read_capped(path: Path) -> str:
@@ -235,11 +253,11 @@ async def run_tests(
     limits: Limits,
 ) -> AsyncIterator[dict[str, Any]]:
     """Events: {"type": "started"}, {"type": "result", ...} per test, {"type": "summary", ...}."""
-    manifest = load_manifest(challenge_dir)
+    tests = load_test_command(challenge_dir)
     tests_dir = challenge_dir / (VISIBLE_TESTS_DIR if which == "visible" else HIDDEN_TESTS_DIR)
     if not tests_dir.is_dir():
         raise TestRunError(f"the challenge has no {which} tests")
-    test_format = manifest.tests.format
+    test_format = tests.format
     with tempfile.TemporaryDirectory(prefix="prequel-tests-") as tmp:
         scratch = Path(tmp)
         out_dir = scratch / "out"
@@ -253,9 +271,7 @@ async def run_tests(
             # the sandbox's uid; in production the agent already runs as that uid.
             _chown_tree(scratch, sandbox.uid, sandbox.gid)
         report_name = "report.xml" if test_format == "junit" else "report.tap"
-        argv = command_argv(
-            manifest.tests.command, tests=MOUNT_TESTS, report=f"{MOUNT_OUT}/{report_name}"
-        )
+        argv = command_argv(tests.command, tests=MOUNT_TESTS, report=f"{MOUNT_OUT}/{report_name}")
         env: dict[str, str] = {}
         binds: list[tuple[Path, str]] = [(tests_dir, MOUNT_TESTS)]
         if test_format == "junit":

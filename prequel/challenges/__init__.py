@@ -1,23 +1,8 @@
 """The challenge library: challenges kept as folders ("questions as code").
 
 A challenge folder holds ``challenge.toml``, ``README.md`` (the statement), ``files/`` (the
-starter workspace), ``tests/visible/``, ``tests/hidden/`` and ``solution/``. ``manifest``
-validates a folder, ``bundle`` packs and safely unpacks it, ``library`` imports it as an
-immutable version, ``results`` parses test reports and ``checks`` runs a folder's own tests.
+starter workspace), ``tests/visible/``, ``tests/hidden/`` and ``solution/``. ``layout``
+names those parts, ``manifest`` validates a folder, ``bundle`` packs and safely unpacks it,
+``library`` imports it as an immutable version, ``results`` parses test reports and
+``checks`` runs a folder's own tests.
 """
-
-from prequel.challenges.manifest import (
-    ChallengeInvalid,
-    ChallengeManifest,
-    LoadedChallenge,
-    Problem,
-    load_challenge_dir,
-)
-
-__all__ = [
-    "ChallengeInvalid",
-    "ChallengeManifest",
-    "LoadedChallenge",
-    "Problem",
-    "load_challenge_dir",
-]

@@ -13,15 +13,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+# Re-exported: the folder's names live in layout so the agent can use them cheaply.
+from prequel.challenges.layout import FILES_DIR as FILES_DIR
+from prequel.challenges.layout import HIDDEN_TESTS_DIR as HIDDEN_TESTS_DIR
+from prequel.challenges.layout import MANIFEST_NAME as MANIFEST_NAME
+from prequel.challenges.layout import PLACEHOLDERS as PLACEHOLDERS
+from prequel.challenges.layout import SOLUTION_DIR as SOLUTION_DIR
+from prequel.challenges.layout import STATEMENT_NAME as STATEMENT_NAME
+from prequel.challenges.layout import VISIBLE_TESTS_DIR as VISIBLE_TESTS_DIR
+from prequel.challenges.layout import command_argv as command_argv
 from prequel.settings import ChallengeSettings
-
-MANIFEST_NAME = "challenge.toml"
-STATEMENT_NAME = "README.md"
-FILES_DIR = "files"
-VISIBLE_TESTS_DIR = "tests/visible"
-HIDDEN_TESTS_DIR = "tests/hidden"
-SOLUTION_DIR = "solution"
-PLACEHOLDERS = ("tests", "report")
 
 # Caches and editor droppings that are never part of a challenge: not validated, not packed.
 IGNORED_NAMES = frozenset(
@@ -211,14 +212,6 @@ def walk_tree(root: Path) -> tuple[list[TreeFile], list[Problem]]:
 
 def command_placeholders(command: str) -> list[str]:
     return _PLACEHOLDER.findall(command)
-
-
-def command_argv(command: str, *, tests: str, report: str) -> list[str]:
-    """The argv to run: the template split like a shell would (no shell runs), placeholders
-    substituted per argument so paths with spaces stay one argument."""
-    return [
-        part.replace("{tests}", tests).replace("{report}", report) for part in shlex.split(command)
-    ]
 
 
 def command_problems(command: str, test_format: str | None) -> list[Problem]:

@@ -31,9 +31,7 @@ LIMIT_OPTIONS: dict[str, tuple[str, int]] = {
 
 
 def _limits(values: dict[str, Any]) -> Limits:
-    from pydantic import ValidationError
-
-    from prequel.sandbox.limits import Limits
+    from prequel.sandbox.limits import LimitError, Limits
 
     overrides = {}
     for option, (field, unit) in LIMIT_OPTIONS.items():
@@ -42,9 +40,8 @@ def _limits(values: dict[str, Any]) -> Limits:
             overrides[field] = value * unit if unit != 1 else value
     try:
         return Limits().merged(overrides)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        field = str(problem["loc"][0]) if problem["loc"] else ""
+    except LimitError as error:
+        field = error.field
         option = next((o for o, (f, _) in LIMIT_OPTIONS.items() if f == field), field)
         flag = "--" + option.replace("_", "-")
         raise click.BadParameter(
@@ -54,16 +51,10 @@ def _limits(values: dict[str, Any]) -> Limits:
 
 def _bounds(field: str, unit: int) -> str:
     """'must be more than 0 and at most 3600', in the option's own unit."""
-    from prequel.sandbox.limits import Limits
+    from prequel.sandbox.limits import BOUNDS
 
-    parts = []
-    info = Limits.model_fields.get(field)
-    for rule in info.metadata if info is not None else []:
-        for attr, words in (("gt", "more than"), ("ge", "at least"), ("le", "at most")):
-            value = getattr(rule, attr, None)
-            if value is not None:
-                parts.append(f"{words} {value / unit:g}")
-    return "must be " + " and ".join(parts) if parts else "invalid value"
+    bound = BOUNDS.get(field)
+    return bound.describe(unit) if bound is not None else "invalid value"
 
 
 def _sandbox_uid(settings_default: int, uid: int | None) -> int | None:

@@ -56,9 +56,18 @@ class SelfTestReport:
 
 
 async def self_test(
-    *, uid: int | None = None, bwrap_path: str = "bwrap", cgroup_name: str = "prequel"
+    *,
+    uid: int | None = None,
+    bwrap_path: str = "bwrap",
+    cgroup_name: str = "prequel",
+    sandbox: Sandbox | None = None,
 ) -> SelfTestReport:
-    """Run every check; takes well under a second on a healthy machine."""
+    """Run every check; takes well under a second on a healthy machine.
+
+    With `sandbox`, probe through that one (an agent's own, whose cgroup slot root prepared
+    before the agent dropped to the workspace uid: such an agent cannot create a new slot)."""
+    if sandbox is not None:
+        return await _self_test_with(sandbox)
     checks: list[Check] = []
     resolved = shutil.which(bwrap_path)
     checks.append(_bwrap_check(bwrap_path, resolved))
@@ -90,6 +99,21 @@ async def self_test(
             checks += await _probe_checks(sandbox, effective)
         finally:
             await sandbox.close()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    checks.append(_tiocsti_check())
+    return SelfTestReport(checks)
+
+
+async def _self_test_with(sandbox: Sandbox) -> SelfTestReport:
+    checks = [
+        _bwrap_check(sandbox.bwrap_path, shutil.which(sandbox.bwrap_path)),
+        Check("unprivileged uid", sandbox.uid != 0, f"candidate code runs as uid {sandbox.uid}"),
+    ]
+    base = _scratch_workspace(sandbox.uid, sandbox.gid)
+    try:
+        checks += _cgroup_checks(sandbox)
+        checks += await _probe_checks(sandbox, sandbox.uid, workspace=base / "workspace")
     finally:
         shutil.rmtree(base, ignore_errors=True)
     checks.append(_tiocsti_check())
@@ -135,12 +159,16 @@ def _cgroup_checks(sandbox: Sandbox) -> list[Check]:
     return checks
 
 
-async def _probe_checks(sandbox: Sandbox, uid: int) -> list[Check]:
+async def _probe_checks(
+    sandbox: Sandbox, uid: int, *, workspace: Path | None = None
+) -> list[Check]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         port = listener.getsockname()[1]
-        outcome = await sandbox.run(["/bin/bash", "-c", PROBE, "probe", str(port)], PROBE_LIMITS)
+        outcome = await sandbox.run(
+            ["/bin/bash", "-c", PROBE, "probe", str(port)], PROBE_LIMITS, workspace=workspace
+        )
     if outcome.reason is not StopReason.EXIT or outcome.exit_code != 0:
         detail = outcome.detail or outcome.stderr.decode(errors="replace")
         return [Check("sandboxed run", False, detail.strip(), "see the detail; run as root")]

@@ -149,3 +149,19 @@ async def test_a_bad_first_message_is_refused(sandboxed: RunningAgent) -> None:
         error = await receive(ws)
     assert error["type"] == "error"
     assert "start" in error["message"]
+
+
+async def test_health_reports_a_safe_sandbox_for_an_unprivileged_agent(
+    sandboxed: RunningAgent,
+) -> None:
+    async with sandboxed.client() as c:
+        for _ in range(100):
+            report = (await c.get("/health")).json()["sandbox"]
+            if report is not None:
+                break
+            await asyncio.sleep(0.05)
+    assert report is not None
+    failed = [check for check in report["checks"] if not check["ok"] and check["required"]]
+    assert report["safe"] is True, failed
+    assert "agent ready" in sandboxed.ready_line
+    assert "self-test failed" not in sandboxed.log()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import resource
+from dataclasses import FrozenInstanceError
 
 import pytest
-from pydantic import ValidationError
 
 from prequel.sandbox.bwrap import rlimits
-from prequel.sandbox.limits import DEFAULT_LIMITS, GIB, KIB, MIB, Limits
+from prequel.sandbox.limits import DEFAULT_LIMITS, GIB, KIB, MIB, LimitError, Limits
 
 
 def test_defaults() -> None:
-    assert DEFAULT_LIMITS.model_dump() == {
+    assert DEFAULT_LIMITS.as_dict() == {
         "cpu_seconds": 10,
         "wall_seconds": 20,
         "memory_bytes": 512 * MIB,
@@ -40,14 +40,21 @@ def test_defaults() -> None:
     ],
 )
 def test_nonsense_is_rejected_with_the_field_named(field: str, value: float) -> None:
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(LimitError) as caught:
         DEFAULT_LIMITS.merged({field: value})
-    assert caught.value.errors()[0]["loc"] == (field,)
+    assert caught.value.field == field
+    assert field in str(caught.value)
 
 
 def test_unknown_fields_are_rejected() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(LimitError, match="gpu_seconds"):
         DEFAULT_LIMITS.merged({"gpu_seconds": 1})
+
+
+@pytest.mark.parametrize("value", ["10", None, True, float("nan"), float("inf"), 2.5])
+def test_wrong_types_are_rejected(value: object) -> None:
+    with pytest.raises(LimitError, match="processes"):
+        DEFAULT_LIMITS.merged({"processes": value})
 
 
 def test_merged_keeps_the_rest_and_is_frozen() -> None:
@@ -55,7 +62,7 @@ def test_merged_keeps_the_rest_and_is_frozen() -> None:
     assert merged.cpu_seconds == 2
     assert merged.wall_seconds == DEFAULT_LIMITS.wall_seconds
     assert DEFAULT_LIMITS.merged(None) is DEFAULT_LIMITS
-    with pytest.raises(ValidationError):
+    with pytest.raises(FrozenInstanceError):
         merged.cpu_seconds = 3  # type: ignore[misc]
 
 

@@ -124,7 +124,7 @@ async def run_stream(websocket: WebSocket) -> None:
         return
     run_id, process = await execution(websocket).start_run(argv, limits)
     await websocket.send_json(
-        {"type": "started", "run_id": run_id, "argv": argv, "limits": limits.model_dump()}
+        {"type": "started", "run_id": run_id, "argv": argv, "limits": limits.as_dict()}
     )
     inputs = asyncio.create_task(_take_input(websocket, process))
     try:

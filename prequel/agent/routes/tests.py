@@ -23,7 +23,7 @@ from prequel.agent.errors import AgentError, AgentJSONResponse
 from prequel.agent.routes.runs import execution
 from prequel.agent.state import agent_state
 from prequel.agent.streaming import receive_json, send_error
-from prequel.agent.testrun import TestRunError, Which, run_tests
+from prequel.agent.testrun import Which, run_tests
 from prequel.sandbox.limits import Limits
 
 # Test suites get more room than a single run; a challenge can still ask for other limits.
@@ -42,9 +42,7 @@ def _events(conn: HTTPConnection, body: dict[str, Any]) -> AsyncIterator[dict[st
     runner = execution(conn)
     overrides = body.get("limits")
     limits = (
-        TEST_LIMITS
-        if overrides is None
-        else runner.limits({**TEST_LIMITS.model_dump(), **overrides})
+        TEST_LIMITS if overrides is None else runner.limits({**TEST_LIMITS.as_dict(), **overrides})
     )
     chosen: Which = "hidden" if which == "hidden" else "visible"
     return run_tests(
@@ -56,12 +54,9 @@ async def run_all(request: Request) -> Response:
     body = await read_json(request, 64 * 1024, optional=True)
     results: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
-    try:
-        async for event in _events(request, body):
-            if event["type"] == "summary":
-                summary = event
-    except TestRunError as exc:
-        raise AgentError(409, "cannot_test", str(exc)) from exc
+    async for event in _events(request, body):
+        if event["type"] == "summary":
+            summary = event
     results = summary.pop("results", [])
     return AgentJSONResponse({"summary": summary, "results": results})
 
@@ -75,9 +70,6 @@ async def stream(websocket: WebSocket) -> None:
         async for event in _events(websocket, start):
             await websocket.send_json(event)
         await websocket.close()
-    except TestRunError as exc:
-        await send_error(websocket, AgentError(409, "cannot_test", str(exc)))
-        await websocket.close(code=1008)
     except AgentError as error:
         await send_error(websocket, error)
         await websocket.close(code=1008)
