@@ -79,6 +79,9 @@ def create_agent_app(config: AgentConfig, *, extra_routes: Sequence[BaseRoute] =
         cgroup_name=config.cgroup_name,
     )
     execution = Execution(sandbox)
+    if challenge is not None and challenge.limits:
+        execution.default_limits = execution.default_limits.merged(challenge.limits)
+        execution.test_limits = execution.test_limits.merged(challenge.limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

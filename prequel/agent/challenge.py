@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from prequel.sandbox.limits import DEFAULT_LIMITS, LimitError
 
 MANIFEST = "challenge.toml"
 VERSION_FILE = "version"
@@ -30,6 +32,8 @@ class ChallengeInfo:
     version: str | None
     language: str | None
     test_format: str | None
+    # The challenge's own [limits] for runs and tests (validated: see load_challenge_info).
+    limits: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +42,7 @@ class ChallengeInfo:
             "version": self.version,
             "language": self.language,
             "test_format": self.test_format,
+            "limits": self.limits,
         }
 
 
@@ -86,6 +91,13 @@ def load_challenge_info(root: Path) -> ChallengeInfo:
         raise ChallengeError(f"{path} needs a 'slug' and a 'title'")
     tests = manifest.get("tests")
     test_format = _text(tests, "format") if isinstance(tests, dict) else None
+    limits = manifest.get("limits", {})
+    if not isinstance(limits, dict):
+        raise ChallengeError(f"{path}: [limits] must be a table")
+    try:
+        DEFAULT_LIMITS.merged(limits)
+    except (LimitError, TypeError) as exc:
+        raise ChallengeError(f"{path}: [limits] {exc}") from None
     return ChallengeInfo(
         root=root.resolve(),
         slug=slug,
@@ -93,4 +105,5 @@ def load_challenge_info(root: Path) -> ChallengeInfo:
         version=_version(version_file, manifest),
         language=_text(manifest, "language"),
         test_format=test_format,
+        limits=limits,
     )

@@ -27,10 +27,15 @@ MAX_ARGS = 256
 MAX_ARG_CHARS = 32 * 1024
 
 
+# Test suites get more room than a single run; a challenge's [limits] apply to both.
+TEST_LIMITS = Limits(cpu_seconds=60, wall_seconds=120)
+
+
 @dataclass
 class Execution:
     sandbox: Sandbox
     default_limits: Limits = DEFAULT_LIMITS
+    test_limits: Limits = TEST_LIMITS
     runs: dict[str, SandboxProcess] = field(default_factory=dict)
     terminal: TerminalSession = field(init=False)
 
@@ -40,13 +45,15 @@ class Execution:
 
         self.terminal = TerminalSession(start_shell)
 
-    def limits(self, overrides: Any) -> Limits:
+    def limits(self, overrides: Any, *, base: Limits | None = None) -> Limits:
+        """A request's limits: `overrides` on top of the defaults (for runs, or `base`)."""
+        start = self.default_limits if base is None else base
         if overrides is None:
-            return self.default_limits
+            return start
         if not isinstance(overrides, dict):
             raise AgentError(422, "invalid_limits", "limits must be an object of limit: value")
         try:
-            return self.default_limits.merged(overrides)
+            return start.merged(overrides)
         except (LimitError, TypeError) as exc:
             raise AgentError(422, "invalid_limits", f"invalid limits: {exc}") from exc
 

@@ -22,6 +22,7 @@ from prequel.challenges.layout import SOLUTION_DIR as SOLUTION_DIR
 from prequel.challenges.layout import STATEMENT_NAME as STATEMENT_NAME
 from prequel.challenges.layout import VISIBLE_TESTS_DIR as VISIBLE_TESTS_DIR
 from prequel.challenges.layout import command_argv as command_argv
+from prequel.sandbox.limits import DEFAULT_LIMITS, LimitError
 from prequel.settings import ChallengeSettings
 
 # Caches and editor droppings that are never part of a challenge: not validated, not packed.
@@ -95,6 +96,17 @@ class ChallengeManifest(BaseModel):
     environment: str
     time_estimate_minutes: int = Field(ge=5, le=480)
     tests: TestsConfig
+    # Sandbox limits for this challenge's runs and tests (prequel.sandbox.limits names them).
+    limits: dict[str, int | float] = Field(default_factory=dict)
+
+    @field_validator("limits")
+    @classmethod
+    def _limits(cls, value: dict[str, int | float]) -> dict[str, int | float]:
+        try:
+            DEFAULT_LIMITS.merged(value)
+        except LimitError as exc:
+            raise ValueError(f"[limits] {exc}") from exc
+        return value
 
     @field_validator("slug")
     @classmethod

@@ -355,6 +355,7 @@ async def test_health_and_meta(agent: RunningAgent, client: httpx.AsyncClient) -
         "version": "7",
         "language": "python",
         "test_format": "junit",
+        "limits": {},
     }
     size = (agent.workspace / "rate_limiter.py").stat().st_size
     assert meta["workspace"] == {

@@ -169,3 +169,21 @@ def test_command_argv_substitutes_each_argument() -> None:
         report="/tmp/r.xml",
     )
     assert argv == ["python", "-m", "pytest", "--junitxml=/tmp/r.xml", "/tmp/with space/tests"]
+
+
+def test_limits_table_is_validated_with_the_field_named() -> None:
+    base = (
+        'slug = "x-y"\ntitle = "T"\ndifficulty = "easy"\nlanguage = "python"\n'
+        'environment = "python3.11"\ntime_estimate_minutes = 10\n'
+        '[tests]\ncommand = "python3 -m pytest --junitxml={report} {tests}"\nformat = "junit"\n'
+    )
+    manifest, problems = parse_manifest(
+        base + "[limits]\ncpu_seconds = 2\nmemory_bytes = 67108864\n"
+    )
+    assert problems == []
+    assert manifest is not None
+    assert manifest.limits == {"cpu_seconds": 2, "memory_bytes": 67108864}
+    _, zero = parse_manifest(base + "[limits]\ncpu_seconds = 0\n")
+    assert any("cpu_seconds" in p.message for p in zero), zero
+    _, unknown = parse_manifest(base + "[limits]\ngpus = 1\n")
+    assert any("gpus" in p.message for p in unknown), unknown

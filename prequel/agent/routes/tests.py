@@ -24,10 +24,6 @@ from prequel.agent.routes.runs import execution
 from prequel.agent.state import agent_state
 from prequel.agent.streaming import receive_json, send_error
 from prequel.agent.testrun import Which, run_tests
-from prequel.sandbox.limits import Limits
-
-# Test suites get more room than a single run; a challenge can still ask for other limits.
-TEST_LIMITS = Limits(cpu_seconds=60, wall_seconds=120)
 
 
 def _events(conn: HTTPConnection, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -40,10 +36,7 @@ def _events(conn: HTTPConnection, body: dict[str, Any]) -> AsyncIterator[dict[st
     if state.config.challenge_dir is None:
         raise AgentError(409, "no_challenge", "this workspace has no challenge to test")
     runner = execution(conn)
-    overrides = body.get("limits")
-    limits = (
-        TEST_LIMITS if overrides is None else runner.limits({**TEST_LIMITS.as_dict(), **overrides})
-    )
+    limits = runner.limits(body.get("limits"), base=runner.test_limits)
     chosen: Which = "hidden" if which == "hidden" else "visible"
     return run_tests(
         runner.sandbox, state.config.workspace, state.config.challenge_dir, chosen, limits
