@@ -256,6 +256,24 @@ def command_problems(command: str, test_format: str | None) -> list[Problem]:
                 "where the JUnit XML report is written",
             )
         )
+    if test_format == "tap" and "report" not in used:
+        problems.append(
+            Problem(
+                where,
+                "tests.format is 'tap' so tests.command must write TAP to {report} (for node: "
+                "--test-reporter=tap --test-reporter-destination={report}); TAP read from "
+                "stdout could be forged by the code under test printing 'ok' lines",
+            )
+        )
+    if os.path.basename(argv[0]).startswith("node") and "--test" in argv:
+        problems.append(
+            Problem(
+                where,
+                "tests.command uses `node --test`, which reads each test file's stdout as TAP, "
+                "so code under test could print 'ok 1 - ...' and pass; load the test files in "
+                "one process instead (see the event-scheduler sample's tests/*/index.cjs)",
+            )
+        )
     shell = sorted({part for part in argv if part in _SHELL_TOKENS})
     if shell:
         problems.append(

@@ -43,17 +43,20 @@ def test_the_environment_is_minimal_and_tests_live_outside_the_workspace(
     assert os.environ["PREQUEL_SECRET_KEY"] == "must-not-leak"
 
 
-def test_tap_on_stdout_and_timeouts(tmp_path: Path) -> None:
+def test_tap_from_the_report_file_and_timeouts(tmp_path: Path) -> None:
     root = write_challenge(tmp_path / "c")
     manifest = root / "challenge.toml"
-    script = "import sys; print('TAP version 13'); print('ok 1 - from stdout'); print('1..1')"
+    script = (
+        "import sys; print('ok 9 - printed, not reported');"
+        "open(sys.argv[2], 'w').write('TAP version 13\\\\nok 1 - from the report\\\\n1..1\\\\n')"
+    )
     text = manifest.read_text().replace(
         'command = "python -m pytest -q --junitxml={report} {tests}"',
-        f'command = "python -c \\"{script}\\" {{tests}}"',
+        f'command = "python -c \\"{script}\\" {{tests}} {{report}}"',
     )
     manifest.write_text(text.replace('format = "junit"', 'format = "tap"'))
     run = run_challenge_tests(root, "visible", use_solution=False)
-    assert [(r.name, r.outcome) for r in run.results] == [("from stdout", "passed")]
+    assert [(r.name, r.outcome) for r in run.results] == [("from the report", "passed")]
 
     manifest.write_text(
         text.replace(script, "import time; time.sleep(30)").replace('"junit"', '"tap"')

@@ -108,18 +108,27 @@ def test_missing_required_keys(tmp_path: Path) -> None:
         assert f"missing required key '{key}'" in text
 
 
-def test_tap_needs_no_report_but_no_shell_either() -> None:
-    manifest, problems = parse_manifest(
+def tap_manifest(command: str) -> str:
+    return (
         MANIFEST.format(slug="ok", title="T")
-        .replace("python -m pytest -q --junitxml={report} {tests}", "node --test {tests} | tee x")
+        .replace("python -m pytest -q --junitxml={report} {tests}", command)
         .replace('"junit"', '"tap"')
     )
+
+
+def test_tap_goes_to_a_report_and_never_through_node_test() -> None:
+    manifest, problems = parse_manifest(tap_manifest("node --test {tests} | tee x"))
     assert manifest is None
-    assert len(problems) == 1 and "without a shell" in problems[0].message
+    text = " ".join(p.message for p in problems)
+    assert "without a shell" in text
+    assert "must write TAP to {report}" in text
+    assert "node --test" in text
+    _, stdout_only = parse_manifest(tap_manifest("node {tests}/index.cjs"))
+    assert [p.message for p in stdout_only if "{report}" in p.message]
     manifest, problems = parse_manifest(
-        MANIFEST.format(slug="ok", title="T")
-        .replace("python -m pytest -q --junitxml={report} {tests}", "node --test {tests}")
-        .replace('"junit"', '"tap"')
+        tap_manifest(
+            "node --test-reporter=tap --test-reporter-destination={report} {tests}/index.cjs"
+        )
     )
     assert problems == [] and manifest is not None and manifest.tests.format == "tap"
 
