@@ -23,17 +23,12 @@ from pathlib import Path
 
 from websockets.asyncio.client import unix_connect
 
+from prequel.sandbox.ownership import chown_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "challenges" / "rate-limiter"
 UID = 250_000 + os.getpid() % 1000
 TARGET_MS = 1000.0
-
-
-def chown_tree(root: Path, uid: int) -> None:
-    os.chown(root, uid, uid)
-    for folder, dirs, files in os.walk(root):
-        for name in (*dirs, *files):
-            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -69,7 +64,7 @@ async def main(runs: int) -> None:
         workspace = home / "workspace"
         shutil.copytree(SAMPLE / "files", workspace)
         shutil.copytree(SAMPLE / "solution", workspace, dirs_exist_ok=True)
-        chown_tree(workspace, UID)
+        chown_tree(workspace, UID, UID)
         shutil.copytree(SAMPLE, home / "challenge")
         token = secrets.token_urlsafe(32)
         (home / "token").write_text(token)

@@ -35,6 +35,7 @@ from prequel.challenges.layout import (
 from prequel.challenges.results import ReportError, TestResult, parse_junit, parse_tap
 from prequel.sandbox.limits import Limits
 from prequel.sandbox.outcome import Outcome, StopReason
+from prequel.sandbox.ownership import chown_tree
 from prequel.sandbox.runner import Sandbox
 
 Which = Literal["visible", "hidden"]
@@ -84,13 +85,6 @@ class Summary:
     stdout: str = ""
     stderr: str = ""
     results: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    os.chown(root, uid, gid)
-    for folder, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
 
 
 @dataclass(frozen=True)
@@ -269,7 +263,7 @@ async def run_tests(
         if os.geteuid() == 0:
             # An agent started as root (tests, `prequel sandbox`) hands the scratch space to
             # the sandbox's uid; in production the agent already runs as that uid.
-            _chown_tree(scratch, sandbox.uid, sandbox.gid)
+            chown_tree(scratch, sandbox.uid, sandbox.gid)
         report_name = "report.xml" if test_format == "junit" else "report.tap"
         argv = command_argv(tests.command, tests=MOUNT_TESTS, report=f"{MOUNT_OUT}/{report_name}")
         env: dict[str, str] = {}

@@ -33,6 +33,8 @@ from typing import Protocol
 import httpx
 import pytest
 
+from prequel.sandbox.ownership import chown_tree
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 SAMPLE = ROOT / "challenges" / "rate-limiter"
 # The provisioner's entry point (the fastest); tests/agent/test_cli.py also runs `prequel agent`.
@@ -46,13 +48,6 @@ def write_token(path: Path, token: str | None = None, mode: int = 0o600) -> str:
     path.write_text(token + "\n", encoding="utf-8")
     os.chmod(path, mode)
     return token
-
-
-def chown_tree(root: Path, uid: int, gid: int) -> None:
-    os.chown(root, uid, gid)
-    for folder, dirs, files in os.walk(root):
-        for name in (*dirs, *files):
-            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
 
 
 _UIDS = itertools.count(240_000 + (os.getpid() % 150) * 400)
