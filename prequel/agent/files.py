@@ -18,7 +18,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from prequel.agent.errors import AgentError, os_error, shown
 from prequel.agent.paths import (
@@ -33,33 +32,15 @@ from prequel.agent.paths import (
     parse_path,
     rename_noreplace,
 )
-from prequel.agent.tree import VersionCache, content_version, hash_fd
+from prequel.agent.tree import Entry, VersionCache, content_version, hash_fd
 
 NEW_FILE_MODE = 0o644
 NEW_DIR_MODE = 0o755
 READ_CHUNK = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class FileInfo:
-    path: str
-    type: str
-    size: int
-    mtime: float
-    version: str | None
-    executable: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "path": self.path,
-            "type": self.type,
-            "size": self.size,
-            "mtime": self.mtime,
-        }
-        if self.type == "file":
-            data["version"] = self.version
-            data["executable"] = self.executable
-        return data
+# What the file routes answer about one entry: the same shape as a tree listing's entries.
+FileInfo = Entry
 
 
 @dataclass(frozen=True)
