@@ -12,14 +12,27 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from prequel import __version__
+from prequel.auth.candidate_throttle import CandidateThrottle
 from prequel.auth.throttle import LoginThrottle, open_limits_storage
 from prequel.db import migrate
 from prequel.db.engine import create_engine, create_session_factory
+from prequel.jobs.runtime import open_worker, open_workspaces
+from prequel.realtime.factory import open_event_bus
 from prequel.settings import Settings
 from prequel.state import AppState
 from prequel.storage.factory import open_blob_store
 from prequel.web.errors import install_error_handlers
-from prequel.web.routes import auth, challenges, health, pages, tokens, users
+from prequel.web.routes import (
+    auth,
+    candidates,
+    challenges,
+    events,
+    health,
+    interviews,
+    pages,
+    tokens,
+    users,
+)
 from prequel.web.templating import create_templates
 
 log = logging.getLogger("prequel")
@@ -68,20 +81,47 @@ async def open_storage(state: AppState) -> AsyncIterator[None]:
 async def open_rate_limits(state: AppState) -> AsyncIterator[None]:
     storage = open_limits_storage(state.settings.rate_limit.storage_url)
     state.login_throttle = LoginThrottle(storage, state.settings.auth)
+    state.candidate_throttle = CandidateThrottle(
+        open_limits_storage(state.settings.rate_limit.storage_url), state.settings.candidates
+    )
     log.info("rate limits: %s", state.settings.rate_limit.storage_url.split("@")[-1])
     try:
         yield
     finally:
+        await state.candidate_throttle.close()
         await state.login_throttle.close()
 
 
+@asynccontextmanager
+async def open_bus(state: AppState) -> AsyncIterator[None]:
+    state.bus = await open_event_bus(state.settings)
+    log.info("event bus: %s", state.bus.name)
+    try:
+        yield
+    finally:
+        await state.bus.close()
+
+
 # Every router the portal serves; tests walk this list to check each route's guard.
-ROUTERS = (health.router, auth.router, tokens.router, users.router, challenges.router, pages.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    tokens.router,
+    users.router,
+    challenges.router,
+    candidates.router,
+    interviews.router,
+    events.router,
+    pages.router,
+)
 
 STARTUP_STEPS: list[tuple[str, StartupStep]] = [
     ("database", open_database),
     ("storage", open_storage),
     ("rate limits", open_rate_limits),
+    ("event bus", open_bus),
+    ("workspaces", open_workspaces),
+    ("worker", open_worker),
 ]
 
 

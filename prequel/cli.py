@@ -113,6 +113,23 @@ def serve(
 
 
 @cli.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a worker alone: operations, deadlines and reconciliation (no web server).
+
+    Set PREQUEL_WORKER__EMBEDDED=false on the `prequel serve` replicas when workers run
+    separately, and use the redis event bus so they hear each other.
+    """
+    settings = _settings(ctx)
+    from prequel.jobs.runtime import run_standalone
+
+    try:
+        asyncio.run(run_standalone(settings))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
 @click.option("--to", "revision", default="head", show_default=True, help="Target revision.")
 @click.pass_context
 def migrate(ctx: click.Context, revision: str) -> None:

@@ -191,7 +191,11 @@ async def get_once(settings: Settings, path: str, token: str | None) -> tuple[in
     """Datasette-style smoke test: one in-process request through the full app."""
     from prequel.app import create_app
 
-    app = create_app(settings)
+    # One request must not start provisioning or reconciling workspaces.
+    quiet = settings.model_copy(
+        update={"worker": settings.worker.model_copy(update={"embedded": False})}
+    )
+    app = create_app(quiet)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -155,6 +155,106 @@ class SandboxSettings(BaseModel):
     bwrap_path: str = Field(default="bwrap", description="The bubblewrap executable.")
 
 
+class WorkspaceSettings(BaseModel):
+    backend: Literal["local"] = Field(
+        default="local",
+        description="Where workspaces run: 'local' (the agent as a sandboxed subprocess on "
+        "this machine).",
+    )
+    root: Path | None = Field(
+        default=None,
+        description="Folder that holds local workspaces. Empty means DATA_DIR/workspaces.",
+    )
+    start_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long a new workspace's agent has to become healthy."
+    )
+    max_concurrent_starts: int = Field(
+        default=20,
+        ge=1,
+        description="Workspaces being provisioned at once; beyond this, starts are refused "
+        "with 429 and Retry-After.",
+    )
+    uid_count: int = Field(
+        default=10000,
+        ge=1,
+        description="How many uids from SANDBOX__UID_BASE workspaces may use (the most "
+        "workspaces alive at once on this machine).",
+    )
+
+
+class WorkerSettings(BaseModel):
+    embedded: bool = Field(
+        default=True,
+        description="Run the worker (operations, deadlines, reconciliation) inside "
+        "'prequel serve'. Turn off when 'prequel worker' processes run separately.",
+    )
+    concurrency: int = Field(
+        default=8, ge=1, description="Operations one worker process runs at once."
+    )
+    heartbeat_seconds: float = Field(
+        default=5.0, gt=0, description="How often a running operation proves it is alive."
+    )
+    stale_after_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="An operation whose heartbeat is older than this is failed by the reaper "
+        "(its worker died) and retried.",
+    )
+    sweep_seconds: float = Field(
+        default=30.0, gt=0, description="Backup sweep that rebuilds the deadline timers."
+    )
+    reconcile_seconds: float = Field(
+        default=180.0,
+        gt=0,
+        description="How often interviews are checked against their workspaces, both ways.",
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Tries of a create before the interview is failed."
+    )
+    retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between retries of a failed destroy."
+    )
+    operation_retention_days: int = Field(
+        default=7, ge=1, description="Finished operations older than this are deleted."
+    )
+    minute_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Length of an interview 'minute' in seconds. Only the test suite (ENV=test) "
+        "may shorten it, to run deadlines without waiting hours.",
+    )
+
+
+class EventSettings(BaseModel):
+    backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="Event bus: 'memory' (one process) or 'redis' (several replicas and workers).",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Redis URL of the 'redis' event bus."
+    )
+    channel: str = Field(
+        default="prequel:events", description="Redis pub/sub channel of the event bus."
+    )
+    heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="Interval of SSE heartbeat events."
+    )
+
+
+class CandidateSettings(BaseModel):
+    lookups_per_ip_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Passcode lookups and join attempts one IP may make per minute.",
+    )
+    lookups_global_per_minute: int = Field(
+        default=1000,
+        ge=1,
+        description="Passcode lookups and join attempts per minute from everyone together "
+        "(brute-force brake).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -192,6 +292,10 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     challenges: ChallengeSettings = Field(default_factory=ChallengeSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    workspaces: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+    candidates: CandidateSettings = Field(default_factory=CandidateSettings)
     unsafe_sandbox: bool = Field(
         default=False,
         description="Run candidate code without bubblewrap or cgroups when they are "
@@ -213,6 +317,15 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @model_validator(mode="after")
+    def _test_only_time_scale(self) -> Settings:
+        if self.worker.minute_seconds != 60.0 and self.env != "test":
+            raise ConfigurationError(
+                "PREQUEL_WORKER__MINUTE_SECONDS is for the test suite only (PREQUEL_ENV=test); "
+                "remove it so interview minutes last 60 seconds"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.env != "production":
             return self
@@ -230,6 +343,11 @@ class Settings(BaseSettings):
                 "PREQUEL_ADMIN__PASSWORD is the development admin password; choose another "
                 "or leave it empty for a random one"
             )
+        if self.unsafe_sandbox:
+            problems.append(
+                "PREQUEL_UNSAFE_SANDBOX runs candidate code without bubblewrap; install "
+                "bubblewrap and remove the setting"
+            )
         if problems:
             raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
         return self
@@ -245,6 +363,10 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.storage.local.path or self.data_dir / "blobs"
+
+    @property
+    def workspace_root(self) -> Path:
+        return self.workspaces.root or self.data_dir / "workspaces"
 
     @property
     def public_url(self) -> str:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from prequel.auth.candidate_throttle import CandidateThrottle
 from prequel.auth.throttle import LoginThrottle
+from prequel.realtime.bus import EventBus
 from prequel.settings import Settings
 from prequel.storage.base import BlobStore
+from prequel.workspaces.base import Provisioner
+
+if TYPE_CHECKING:
+    from prequel.jobs.worker import Worker
 
 
 @dataclass
@@ -21,3 +28,8 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     blobs: BlobStore = field(init=False)
     login_throttle: LoginThrottle = field(init=False)
+    bus: EventBus = field(init=False)
+    candidate_throttle: CandidateThrottle = field(init=False)
+    provisioner: Provisioner = field(init=False)
+    # The embedded worker (None when it runs as separate `prequel worker` processes).
+    worker: Worker | None = None

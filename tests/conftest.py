@@ -25,6 +25,7 @@ from prequel.db.engine import create_engine
 from prequel.db.models import Organization, User
 from prequel.domain.roles import Role
 from prequel.settings import Settings, load_settings
+from prequel.state import AppState
 from prequel.storage.base import BlobStore
 
 # Session-wide fixtures that live in their own modules (a moto S3 server, ...).
@@ -113,6 +114,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         data_dir=tmp_path / "data",
         database={"url": database_url},
         secret_key="test-secret-key-that-is-long-enough-for-tests",
+        # Tests that need the worker start one themselves (tests/jobs/conftest.py).
+        worker={"embedded": False},
     )
 
 
@@ -137,6 +140,12 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
 async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
     async with app.state.prequel.sessions() as session:
         yield session
+
+
+@pytest.fixture
+def app_state(app: FastAPI) -> AppState:
+    state: AppState = app.state.prequel
+    return state
 
 
 @pytest.fixture

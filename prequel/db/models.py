@@ -132,6 +132,8 @@ class Interview(Base):
     __table_args__ = (
         Index("ix_interviews_org_status_created", "org_id", "status", "created_at"),
         Index("ix_interviews_kind_status", "kind", "status"),
+        # The staff list: newest first within an organization, cut by (created_at, id).
+        Index("ix_interviews_org_created_id", "org_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -145,17 +147,26 @@ class Interview(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32))
     # Take-home only.
     passcode: Mapped[str | None] = mapped_column(String(16), unique=True)
-    valid_until: Mapped[datetime | None] = mapped_column()
+    valid_until: Mapped[datetime | None] = mapped_column(index=True)
     custom_instructions: Mapped[str | None] = mapped_column(Text)
     activated_at: Mapped[datetime | None] = mapped_column()
     # Both kinds.
     duration_minutes: Mapped[int] = mapped_column(Integer)
     scheduled_at: Mapped[datetime | None] = mapped_column()
     auto_destroy_at: Mapped[datetime | None] = mapped_column(index=True)
+    # When provisioning is due: scheduled_at minus the lead for scheduled live interviews.
+    provision_at: Mapped[datetime | None] = mapped_column(index=True)
+    started_at: Mapped[datetime | None] = mapped_column()
     access_url: Mapped[str | None] = mapped_column(String(500))
-    password: Mapped[str | None] = mapped_column(String(200))
+    # Live interviews: the workspace password, hashed for checking and encrypted (with a key
+    # derived from the secret key) so the interviewer can read it again.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
+    candidate_display_name: Mapped[str | None] = mapped_column(String(200))
+    # The smallest "minutes left" warning already sent (10, then 5), so none is sent twice.
+    warned_minutes: Mapped[int | None] = mapped_column(Integer)
+    ended_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     save_files: Mapped[bool] = mapped_column(Boolean, default=True)
-    workspace: Mapped[dict[str, Any]] = mapped_column(default=dict)
     history_key: Mapped[str | None] = mapped_column(String(500))
     history_size: Mapped[int | None] = mapped_column(BigInteger)
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -191,6 +202,29 @@ class Operation(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
 
 
+class WorkspaceHandle(Base):
+    """Where an interview's workspace lives, written before the backend creates anything so a
+    crash mid-create leaves a record to adopt or clean up."""
+
+    __tablename__ = "workspace_handles"
+
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    backend: Mapped[str] = mapped_column(String(20))
+    # Deterministic from the interview id; also the label the backend lists workspaces by.
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The unprivileged uid the workspace runs as (local backend); unique while the row lives.
+    uid: Mapped[int | None] = mapped_column(Integer, unique=True)
+    endpoint: Mapped[str | None] = mapped_column(String(500))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    # The process start time (clock ticks since boot) so a reused pid is never mistaken.
+    pid_started: Mapped[int | None] = mapped_column(BigInteger)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Event(Base):
     """The sequenced event log behind SSE replay (Last-Event-ID) and recordings."""
 
@@ -206,6 +240,9 @@ class Event(Base):
         ForeignKey("interviews.id", ondelete="CASCADE")
     )
     type: Mapped[str] = mapped_column(String(64))
+    # Who may receive it: "staff" (the organization's stream), "candidate" (that interview's
+    # candidate stream) or "all".
+    audience: Mapped[str] = mapped_column(String(16), default="staff")
     author: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,6 +23,7 @@ TABLES = {
     "interviews",
     "operations",
     "events",
+    "workspace_handles",
 }
 
 
@@ -52,7 +53,7 @@ async def test_upgrade_downgrade_upgrade(database_url: str, tmp_path: Path) -> N
         assert await migrate.current_revision(engine) != migrate.head_revision()
         async with engine.connect() as conn:
             remaining = await conn.run_sync(_tables)
-        assert remaining == {"organizations", "users", "memberships", "api_tokens"}
+        assert remaining == TABLES - {"workspace_handles"}
 
         await migrate.upgrade(engine)
         assert await migrate.is_up_to_date(engine)

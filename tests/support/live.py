@@ -27,16 +27,16 @@ class LivePortal:
 
     def prequel(self, *args: str) -> str:
         """Run another `prequel` command against the same data; return its stdout."""
-        done = subprocess.run(
-            [*PREQUEL, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+        return run_prequel(self.env, *args)
+
+
+def run_prequel(env: dict[str, str], *args: str) -> str:
+    """Run one `prequel` command that must succeed; return its stdout."""
+    done = subprocess.run(
+        [*PREQUEL, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def free_port() -> int:

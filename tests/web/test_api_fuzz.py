@@ -31,7 +31,10 @@ def token(portal: LivePortal) -> str:
 def _openapi() -> BaseSchema:
     # Building the app only generates its schema; nothing connects until its lifespan runs.
     document = create_app(load_settings()).openapi()
-    return schemathesis.openapi.from_dict(document)
+    # A valid request to an endless Server-Sent Events stream never finishes, so the fuzz
+    # would wait forever. Their bad-input answers are tested in tests/realtime and
+    # tests/web/test_candidates_api.py.
+    return schemathesis.openapi.from_dict(document).exclude(path_regex=r"/events$")
 
 
 schema = _openapi()

@@ -18,6 +18,11 @@ PUBLIC = {
     ("POST", "/login"),  # CSRF-protected form
     ("POST", "/logout"),  # CSRF-protected form
     ("GET", "/"),  # redirects to /login or the home page
+    # Candidates: the passcode or workspace password is the credential (rate limited).
+    ("GET", "/api/interviews/by-passcode/{passcode}"),
+    ("GET", "/api/interviews/by-passcode/{passcode}/events"),
+    ("POST", "/api/interviews/{interview_id}/activate"),
+    ("POST", "/api/interviews/{interview_id}/join"),
 }
 
 

@@ -1,0 +1,58 @@
+"""Rate limits on the public candidate routes, in the same storage as the login throttle.
+
+Passcodes and workspace passwords are the only thing between the internet and a workspace,
+so guessing them is slowed per client IP and, against guessing spread over many addresses,
+for everyone together. Start attempts have their own, much smaller budget (seed 000: three
+per IP per hour). Every attempt counts, successful or not: the limit is on trying.
+"""
+
+from __future__ import annotations
+
+import time
+
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from prequel.auth.throttle import Throttled
+from prequel.domain.rules import START_ATTEMPTS_PER_IP_PER_HOUR
+from prequel.settings import CandidateSettings
+
+NAMESPACE = "candidate"
+
+
+class CandidateThrottle:
+    def __init__(self, storage: Storage, settings: CandidateSettings) -> None:
+        self._storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._starts_per_ip = RateLimitItemPerHour(START_ATTEMPTS_PER_IP_PER_HOUR)
+        self._lookups_per_ip = RateLimitItemPerMinute(settings.lookups_per_ip_per_minute)
+        self._lookups_global = RateLimitItemPerMinute(settings.lookups_global_per_minute)
+
+    async def start_attempt(self, ip: str) -> Throttled | None:
+        """Count one Start from this IP; Throttled when it is over the hourly budget."""
+        return await self._hit([("start-ip", self._starts_per_ip, ip)])
+
+    async def lookup(self, ip: str) -> Throttled | None:
+        """Count one passcode lookup or join attempt, per IP and for everyone."""
+        return await self._hit(
+            [
+                ("lookup-ip", self._lookups_per_ip, ip),
+                ("lookup-all", self._lookups_global, "*"),
+            ]
+        )
+
+    async def _hit(self, scopes: list[tuple[str, RateLimitItem, str]]) -> Throttled | None:
+        for scope, item, key in scopes:
+            if not await self._limiter.hit(item, NAMESPACE, scope, key):
+                stats = await self._limiter.get_window_stats(item, NAMESPACE, scope, key)
+                wait = max(1, int(stats.reset_time - time.time()) + 1)
+                return Throttled(retry_after_seconds=wait, scope=scope)
+        return None
+
+    async def close(self) -> None:
+        # limits has no public close(); its Redis bridge keeps the redis-py client in .storage.
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        aclose = getattr(client, "aclose", None)
+        if aclose is not None:
+            await aclose()

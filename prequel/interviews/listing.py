@@ -1,0 +1,137 @@
+"""The staff list of interviews: filters, text search and keyset pagination.
+
+Pages are cut by (created_at, id), newest first, never by OFFSET: a page costs the same on
+row 10,000 as on row 1, and rows created while someone pages through the list neither
+repeat nor vanish between pages. The cursor is the last row's key, opaque to clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prequel.db.models import Interview
+from prequel.domain.interviews import InterviewKind, InterviewStatus
+from prequel.interviews.errors import InvalidInput
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+MAX_QUERY = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Interview]
+    next_cursor: str | None
+
+
+def encode_cursor(interview: Interview) -> str:
+    key = [interview.created_at.astimezone(UTC).isoformat(), interview.id]
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    invalid = InvalidInput(
+        "cursor is not one this API returned; pass next_cursor from the previous page "
+        "unchanged, or leave it out for the first page",
+        field="cursor",
+    )
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, interview_id = json.loads(raw)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None or not isinstance(interview_id, str) or len(interview_id) > 64:
+            raise ValueError("not a cursor")
+        return moment.astimezone(UTC), interview_id
+    except (binascii.Error, ValueError, TypeError, OverflowError, RecursionError):
+        raise invalid from None
+
+
+def parse_statuses(values: Sequence[str]) -> list[InterviewStatus]:
+    """Repeated (?status=a&status=b) or comma-separated (?status=a,b) values."""
+    statuses: list[InterviewStatus] = []
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            try:
+                statuses.append(InterviewStatus(name))
+            except ValueError:
+                allowed = ", ".join(s.value for s in InterviewStatus)
+                raise InvalidInput(
+                    f"unknown status {part.strip()!r}; use one of {allowed}", field="status"
+                ) from None
+    return statuses
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def build_query(
+    org_id: str,
+    *,
+    kind: InterviewKind | None = None,
+    statuses: Sequence[InterviewStatus] = (),
+    q: str | None = None,
+    after: tuple[datetime, str] | None = None,
+) -> Select[Interview]:
+    query = select(Interview).where(Interview.org_id == org_id)
+    if kind is not None:
+        query = query.where(Interview.kind == kind.value)
+    if statuses:
+        query = query.where(Interview.status.in_(sorted({s.value for s in statuses})))
+    text = (q or "").strip().lower()
+    if text:
+        pattern = f"%{_escape_like(text)}%"
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (
+                        Interview.candidate_name,
+                        Interview.candidate_email,
+                        Interview.challenge_slug,
+                    )
+                )
+            )
+        )
+    if after is not None:
+        created, interview_id = after
+        query = query.where(
+            or_(
+                Interview.created_at < created,
+                and_(Interview.created_at == created, Interview.id < interview_id),
+            )
+        )
+    return query.order_by(Interview.created_at.desc(), Interview.id.desc())
+
+
+async def list_interviews(
+    db: AsyncSession,
+    org_id: str,
+    *,
+    kind: InterviewKind | None = None,
+    statuses: Sequence[InterviewStatus] = (),
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Page:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be 1 to {MAX_LIMIT}; got {limit}", field="limit")
+    if q is not None and len(q) > MAX_QUERY:
+        raise InvalidInput(f"q must be at most {MAX_QUERY} characters", field="q")
+    after = decode_cursor(cursor) if cursor else None
+    query = build_query(org_id, kind=kind, statuses=statuses, q=q, after=after)
+    rows = list(await db.scalars(query.limit(limit + 1)))
+    items = rows[:limit]
+    more = len(rows) > limit
+    return Page(items=items, next_cursor=encode_cursor(items[-1]) if more and items else None)

@@ -1,0 +1,1 @@
+"""The worker: the operations queue, the deadline timer and the reconciler."""

@@ -1,0 +1,1 @@
+"""Real-time: the event bus that fans status changes out, and the SSE streams."""

@@ -1,0 +1,1 @@
+"""Provisioner backends: where interview workspaces (one agent each) run."""
