@@ -24,15 +24,20 @@ from prequel.storage.factory import open_blob_store
 from prequel.web.errors import install_error_handlers
 from prequel.web.routes import (
     auth,
+    candidate_pages,
     candidates,
     challenges,
+    dashboard_pages,
     events,
     health,
+    history_pages,
     interviews,
     pages,
+    team_pages,
     tokens,
     users,
 )
+from prequel.web.security_headers import SecurityHeadersMiddleware
 from prequel.web.templating import create_templates
 
 log = logging.getLogger("prequel")
@@ -113,6 +118,10 @@ ROUTERS = (
     interviews.router,
     events.router,
     pages.router,
+    dashboard_pages.router,
+    history_pages.router,
+    candidate_pages.router,
+    team_pages.router,
 )
 
 STARTUP_STEPS: list[tuple[str, StartupStep]] = [
@@ -152,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
         same_site="lax",
         https_only=settings.auth.cookie_secure,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:

@@ -29,6 +29,27 @@ def format_datetime(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+# The same names and tones as static/js/lib/status.js, for server-rendered pages.
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "scheduled": {"label": "Scheduled", "tone": "info", "icon": "◷"},
+    "invited": {"label": "Invited", "tone": "info", "icon": "✉"},
+    "activated": {"label": "Starting", "tone": "progress", "icon": "◌"},
+    "initializing": {"label": "Initializing", "tone": "progress", "icon": "◌"},
+    "configuring": {"label": "Configuring", "tone": "progress", "icon": "◌"},
+    "active": {"label": "Active", "tone": "ok", "icon": "●"},
+    "destroying": {"label": "Saving work", "tone": "progress", "icon": "◌"},
+    "destroyed": {"label": "Ended", "tone": "neutral", "icon": "■"},
+    "error": {"label": "Error", "tone": "danger", "icon": "!"},
+}
+END_REASON_LABELS = {
+    "time_up": "Time up",
+    "ended_by_interviewer": "Ended by interviewer",
+    "revoked": "Revoked",
+    "expired": "Expired",
+    "failed": "Failed",
+}
+
+
 def _page_context(request: Request) -> dict[str, Any]:
     token = csrf_token(request.session) if "session" in request.scope else ""
     return {
@@ -43,4 +64,6 @@ def create_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[_page_context])
     templates.env.filters["markdown"] = render_markdown
     templates.env.filters["datetime"] = format_datetime
+    templates.env.globals["status_labels"] = STATUS_LABELS
+    templates.env.globals["end_reason_labels"] = END_REASON_LABELS
     return templates

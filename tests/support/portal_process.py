@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from tests.support.live import PREQUEL, free_port, run_prequel, wait_until_serving
+
+
+# Interview minutes last 0.1 s by default here, so a 60-minute take-home ends in 6 s; the
+# worker's safety nets run every second or two instead of every few minutes.
+FAST_WORKER = {
+    "PREQUEL_ENV": "test",
+    "PREQUEL_SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",
+    "PREQUEL_WORKER__MINUTE_SECONDS": "0.1",
+    "PREQUEL_WORKER__HEARTBEAT_SECONDS": "0.5",
+    "PREQUEL_WORKER__STALE_AFTER_SECONDS": "3",
+    "PREQUEL_WORKER__SWEEP_SECONDS": "2",
+    "PREQUEL_WORKER__RECONCILE_SECONDS": "2",
+}
 
 
 class PortalProcess:
@@ -30,8 +47,10 @@ class PortalProcess:
         self.log_path = data_dir.parent / "serve.log"
         init = self.prequel("init")
         email = re.search(r"Admin email:\s+(\S+)", init)
-        assert email, init
+        password = re.search(r"Admin password:\s+(\S+)", init)
+        assert email and password, init
         self.email = email.group(1)
+        self.password = password.group(1)
         token = self.prequel("admin", "token", "--email", self.email)
         found = re.search(r"(pq_\S+)", token)
         assert found, token
@@ -84,3 +103,23 @@ def agent_processes(data_dir: Path) -> list[int]:
         ["pgrep", "-f", f"prequel.agent.*{data_dir}"], capture_output=True, text=True, check=False
     )
     return [int(pid) for pid in found.stdout.split()]
+
+
+@contextmanager
+def running_portal(**extra_env: str) -> Iterator[PortalProcess]:
+    """A started portal with FAST_WORKER timings (override any with extra_env), whose agents
+    are all gone when the block ends."""
+    # Agents drop to a workspace uid, which must be able to reach the data directory, and
+    # pytest's tmp_path is private to root; so the data lives in a folder of its own.
+    base = Path(tempfile.mkdtemp(prefix="pq-portal-", dir="/tmp"))
+    base.chmod(0o755)
+    process = PortalProcess(base / "data", **{**FAST_WORKER, **extra_env})
+    try:
+        process.start()
+        yield process
+    finally:
+        process.cleanup_workspaces()
+        leaked = agent_processes(process.data_dir)
+        if not leaked:
+            shutil.rmtree(base, ignore_errors=True)
+        assert leaked == [], f"agents left running; see {base}/serve.log"
