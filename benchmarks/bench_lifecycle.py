@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import shutil
 import tempfile
 import time
@@ -84,8 +85,14 @@ async def starts(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=address), base_url="http://bench"
         ) as candidate:
+            # A browser opens the page first: its session cookie and CSRF token.
+            page = await candidate.get(f"/take-home/{body['passcode']}")
+            token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+            assert token, page.text
             response = await candidate.post(
-                f"/api/interviews/{body['id']}/activate", json={"passcode": body["passcode"]}
+                f"/api/interviews/{body['id']}/activate",
+                json={"passcode": body["passcode"]},
+                headers={"X-CSRF-Token": token.group(1)},
             )
         assert response.status_code == 200, response.text
         await asyncio.wait_for(active, 60)
@@ -99,7 +106,8 @@ async def starts(
     return timings
 
 
-async def listing(client: httpx.AsyncClient, state: AppState, rows: int) -> dict[str, list[float]]:
+async def seed_interviews(state: AppState, rows: int) -> None:
+    """rows interviews in one INSERT: every 3rd a take-home, 4 in 5 ended (time_up)."""
     async with state.sessions() as db:
         org = (await db.execute(select(Organization))).scalars().first()
         challenge = (await db.execute(select(Challenge))).scalars().first()
@@ -126,6 +134,10 @@ async def listing(client: httpx.AsyncClient, state: AppState, rows: int) -> dict
             )
         await db.execute(insert(Interview), batch)
         await db.commit()
+
+
+async def listing(client: httpx.AsyncClient, state: AppState, rows: int) -> dict[str, list[float]]:
+    await seed_interviews(state, rows)
     queries = {
         "first page (50)": "/api/interviews?limit=50",
         "filtered: live, destroyed": "/api/interviews?kind=live&status=destroyed&limit=50",

@@ -23,6 +23,7 @@ from prequel.state import AppState
 from prequel.storage.factory import open_blob_store
 from prequel.web.errors import install_error_handlers
 from prequel.web.routes import (
+    archive_files,
     auth,
     candidate_pages,
     candidates,
@@ -116,6 +117,7 @@ ROUTERS = (
     challenges.router,
     candidates.router,
     interviews.router,
+    archive_files.router,
     events.router,
     pages.router,
     dashboard_pages.router,

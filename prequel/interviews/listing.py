@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prequel.db.models import Interview
-from prequel.domain.interviews import InterviewKind, InterviewStatus
+from prequel.domain.interviews import EndReason, InterviewKind, InterviewStatus
 from prequel.interviews.errors import InvalidInput
 
 DEFAULT_LIMIT = 50
@@ -72,6 +72,25 @@ def parse_statuses(values: Sequence[str]) -> list[InterviewStatus]:
     return statuses
 
 
+def parse_end_reasons(values: Sequence[str]) -> list[EndReason]:
+    """Like parse_statuses, for end reasons (time_up, revoked, ...)."""
+    reasons: list[EndReason] = []
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            try:
+                reasons.append(EndReason(name))
+            except ValueError:
+                allowed = ", ".join(r.value for r in EndReason)
+                raise InvalidInput(
+                    f"unknown end reason {part.strip()!r}; use one of {allowed}",
+                    field="end_reason",
+                ) from None
+    return reasons
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -83,12 +102,21 @@ def build_query(
     statuses: Sequence[InterviewStatus] = (),
     q: str | None = None,
     after: tuple[datetime, str] | None = None,
+    end_reasons: Sequence[EndReason] = (),
+    ended_after: datetime | None = None,
+    ended_before: datetime | None = None,
 ) -> Select[Interview]:
     query = select(Interview).where(Interview.org_id == org_id)
     if kind is not None:
         query = query.where(Interview.kind == kind.value)
     if statuses:
         query = query.where(Interview.status.in_(sorted({s.value for s in statuses})))
+    if end_reasons:
+        query = query.where(Interview.end_reason.in_(sorted({r.value for r in end_reasons})))
+    if ended_after is not None:
+        query = query.where(Interview.destroyed_at >= ended_after)
+    if ended_before is not None:
+        query = query.where(Interview.destroyed_at < ended_before)
     text = (q or "").strip().lower()
     if text:
         pattern = f"%{_escape_like(text)}%"
@@ -124,13 +152,27 @@ async def list_interviews(
     q: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    end_reasons: Sequence[EndReason] = (),
+    ended_after: datetime | None = None,
+    ended_before: datetime | None = None,
 ) -> Page:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be 1 to {MAX_LIMIT}; got {limit}", field="limit")
     if q is not None and len(q) > MAX_QUERY:
         raise InvalidInput(f"q must be at most {MAX_QUERY} characters", field="q")
     after = decode_cursor(cursor) if cursor else None
-    query = build_query(org_id, kind=kind, statuses=statuses, q=q, after=after)
+    if ended_after is not None and ended_before is not None and ended_after >= ended_before:
+        raise InvalidInput("ended_after must be before ended_before", field="ended_after")
+    query = build_query(
+        org_id,
+        kind=kind,
+        statuses=statuses,
+        q=q,
+        after=after,
+        end_reasons=end_reasons,
+        ended_after=ended_after,
+        ended_before=ended_before,
+    )
     rows = list(await db.scalars(query.limit(limit + 1)))
     items = rows[:limit]
     more = len(rows) > limit

@@ -322,13 +322,20 @@ async def activate(db: AsyncSession, interview: Interview, settings: Settings) -
             "ask your interviewer for a new one"
         )
     await _check_start_cap(db, settings)
+    # The candidate's workspace password, shown on their page once the workspace runs: it
+    # lets them open the workspace from another browser or device.
+    issued = issue_password(settings.secret_key.get_secret_value())
     activated = await transition(
         db,
         interview.id,
         S.ACTIVATED,
         public_url=settings.public_url,
         expected=(S.INVITED,),
-        fields={"activated_at": now},
+        fields={
+            "activated_at": now,
+            "password_hash": issued.hash,
+            "password_encrypted": issued.encrypted,
+        },
     )
     if activated is None:
         await db.refresh(interview)
@@ -344,36 +351,56 @@ async def activate(db: AsyncSession, interview: Interview, settings: Settings) -
     return started
 
 
-# Joining a live interview -----------------------------------------------------------------
+# Joining a workspace ----------------------------------------------------------------------
 
 
-async def join_live(
-    db: AsyncSession,
-    interview: Interview,
-    password: str,
-    display_name: str,
-    settings: Settings,
-) -> Interview:
-    """Check the workspace password and record the candidate's display name."""
-    if interview.kind != InterviewKind.LIVE.value:
-        raise NotFound("no live interview has this link; check it with your interviewer")
-    name = _checked("display_name", lambda: inputs.clean_display_name(display_name))
-    if not check_password(interview.password_hash, password):
-        raise WrongPassword(
-            "wrong workspace password; check it with your interviewer "
-            "(it looks like abcd-efgh-jkmn)",
-            field="password",
-        )
+def _join_refusal(interview: Interview) -> Ended | Expired | NotReady | None:
+    """Why a candidate with the right password still cannot get in, if they cannot."""
     status = S(interview.status)
+    live = interview.kind == InterviewKind.LIVE.value
     if status in ENDING:
-        raise Ended("this interview has ended; thank you for taking part")
+        if live:
+            return Ended("this interview has ended; thank you for taking part")
+        return _ended(interview)
     if status is S.ERROR:
-        raise NotReady(
+        return NotReady(
             "the workspace for this interview failed to start; your interviewer can see "
             "the error and will restart it or send a new link"
         )
-    interview.candidate_display_name = name
-    interview.updated_at = utcnow()
-    await db.flush()
-    stage_interview_update(db, interview, settings.public_url)
+    return None
+
+
+async def join_workspace(
+    db: AsyncSession,
+    interview: Interview,
+    password: str,
+    display_name: str | None,
+    settings: Settings,
+) -> Interview:
+    """Check the workspace password. A live interview's candidate also gives the name the
+    interviewer sees; a take-home's candidate (who got the password from their own page,
+    to open the workspace elsewhere) gives none."""
+    live = interview.kind == InterviewKind.LIVE.value
+    name = (
+        _checked("display_name", lambda: inputs.clean_display_name(display_name or ""))
+        if live
+        else None
+    )
+    if not check_password(interview.password_hash, password):
+        raise WrongPassword(
+            "wrong workspace password; check it with your interviewer "
+            "(it looks like abcd-efgh-jkmn)"
+            if live
+            else "wrong workspace password; it is shown on your take-home test's page "
+            "(it looks like abcd-efgh-jkmn)",
+            field="password",
+        )
+    refused = _join_refusal(interview)
+    if refused is not None:
+        raise refused
+    if name is not None:
+        interview.candidate_display_name = name
+        interview.updated_at = utcnow()
+        await db.flush()
+        stage_interview_update(db, interview, settings.public_url)
     return interview

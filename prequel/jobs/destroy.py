@@ -152,7 +152,7 @@ async def run_destroy(ctx: WorkerContext, operation: Operation) -> None:
             await queue.complete(
                 db,
                 current,
-                "workspace removed",
+                "destroyed: the interview is closed",
                 {
                     "archive_key": sink.key if sink.size is not None else None,
                     "archive_size": sink.size,

@@ -1,5 +1,5 @@
 """What a new user does: `make run`'s two commands, then log in with the printed credentials
-in Chromium and see the sample challenges."""
+in Chromium, land on the dashboard and see the sample challenges."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def test_log_in_with_printed_credentials_and_see_the_samples(
 
     page.get_by_label("Password").fill(portal.password)
     page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/interviews$"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Challenges").click()
     expect(page).to_have_url(re.compile(r"/challenges$"))
     cards = page.locator("[data-challenge]")
     expect(cards).to_have_count(3)

@@ -14,6 +14,7 @@ from prequel.db.models import Challenge, Event, Interview, Operation, Organizati
 from prequel.db.types import utcnow
 from prequel.domain.rules import PASSCODE_ALPHABET, PASSCODE_LENGTH, PROVISION_LEAD
 from prequel.interviews import service
+from prequel.interviews.credentials import decrypt_password
 from prequel.interviews.ending import request_end
 from prequel.interviews.errors import (
     AlreadyEnding,
@@ -418,24 +419,39 @@ async def test_join_checks_the_password_and_records_the_name(
     )
     await commit_and_publish(db, None)
     with pytest.raises(WrongPassword) as caught:
-        await service.join_live(db, interview, "aaaa-bbbb-cccc", "Alan", settings)
+        await service.join_workspace(db, interview, "aaaa-bbbb-cccc", "Alan", settings)
     assert caught.value.status == 403
-    joined = await service.join_live(db, interview, password.upper(), "  Alan   T. ", settings)
+    joined = await service.join_workspace(db, interview, password.upper(), "  Alan   T. ", settings)
     await commit_and_publish(db, None)
     assert joined.candidate_display_name == "Alan T."
     with pytest.raises(InvalidInput) as bad_name:
-        await service.join_live(db, interview, password, "   ", settings)
+        await service.join_workspace(db, interview, password, "   ", settings)
     assert bad_name.value.field == "display_name"
 
     ended = await request_end(db, joined, user.id, settings)
     await commit_and_publish(db, None)
     with pytest.raises(Ended, match="has ended"):
-        await service.join_live(db, ended, password, "Alan", settings)
+        await service.join_workspace(db, ended, password, "Alan", settings)
 
 
-async def test_a_take_home_cannot_be_joined(
+async def test_a_take_home_is_joined_with_the_password_issued_at_start(
     db: AsyncSession, settings: Settings, org: Organization, challenge: Challenge
 ) -> None:
     interview = await _take_home(db, settings, org, challenge)
-    with pytest.raises(NotFound):
-        await service.join_live(db, interview, "abcd-efgh-jkmn", "Ada", settings)
+    assert interview.password_hash is None
+    # No password before the Start: nothing can be joined yet.
+    with pytest.raises(WrongPassword, match="shown on your take-home test's page"):
+        await service.join_workspace(db, interview, "abcd-efgh-jkmn", None, settings)
+    started = await service.activate(db, interview, settings)
+    await commit_and_publish(db, None)
+    password = decrypt_password(started.password_encrypted, settings.secret_key.get_secret_value())
+    assert password is not None and started.password_hash
+    with pytest.raises(WrongPassword):
+        await service.join_workspace(db, started, "abcd-efgh-jkmn", None, settings)
+    joined = await service.join_workspace(db, started, password, None, settings)
+    assert joined.candidate_display_name is None
+
+    ended = await request_end(db, joined, None, settings)
+    await commit_and_publish(db, None)
+    with pytest.raises(Ended, match="withdrawn"):
+        await service.join_workspace(db, ended, password, None, settings)

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.jobs.test_take_home_flow import handle_of, wait_status
+from tests.support.candidates import candidate_client
 from tests.support.portal_process import PortalProcess, agent_processes
 
 
@@ -25,11 +26,10 @@ def start_take_home(api: httpx.Client, portal: PortalProcess, minutes: int = 60)
     )
     assert created.status_code == 201, created.text
     body = created.json()
-    activated = httpx.post(
-        f"{portal.url}/api/interviews/{body['id']}/activate",
-        json={"passcode": body["passcode"]},
-        timeout=30,
-    )
+    with candidate_client(portal.url) as candidate:
+        activated = candidate.post(
+            f"/api/interviews/{body['id']}/activate", json={"passcode": body["passcode"]}
+        )
     assert activated.status_code == 200, activated.text
     return str(body["id"])
 

@@ -6,10 +6,9 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
 from tests.jobs.test_crash_recovery import assert_clean_end, db_status, start_take_home
 from tests.jobs.test_take_home_flow import wait_status
+from tests.support.candidates import candidate_client
 from tests.support.portal_process import PortalProcess
 from tests.support.sse_reader import SseReader
 
@@ -39,11 +38,11 @@ def test_scheduled_live_interview_provisions_five_minutes_early(portal: PortalPr
         assert abs((ends - scheduled_at).total_seconds() - 30 * 0.1) < 1
         assert active["access_url"].endswith(f"/w/{interview['id']}/")
 
-        joined = httpx.post(
-            f"{portal.url}/api/interviews/{interview['id']}/join",
-            json={"password": password, "display_name": "Edsger"},
-            timeout=30,
-        )
+        with candidate_client(portal.url) as candidate:
+            joined = candidate.post(
+                f"/api/interviews/{interview['id']}/join",
+                json={"password": password, "display_name": "Edsger"},
+            )
         assert joined.status_code == 200, joined.text
 
         ended = api.post(f"/api/interviews/{interview['id']}/destroy")
@@ -73,11 +72,11 @@ def test_unstarted_invitation_expires(portal: PortalProcess) -> None:
             )
         final = wait_status(api, created["id"], "destroyed", timeout=15)
         assert final["end_reason"] == "expired"
-        refused = httpx.post(
-            f"{portal.url}/api/interviews/{created['id']}/activate",
-            json={"passcode": created["passcode"]},
-            timeout=30,
-        )
+        with candidate_client(portal.url) as candidate:
+            refused = candidate.post(
+                f"/api/interviews/{created['id']}/activate",
+                json={"passcode": created["passcode"]},
+            )
         assert refused.status_code == 410, refused.text
         assert "expired" in refused.json()["error"]["message"]
 

@@ -14,6 +14,7 @@ import httpx
 from prequel.settings import load_settings
 from prequel.workspaces.base import Handle
 from prequel.workspaces.local import LocalProvisioner
+from tests.support.candidates import candidate_client
 from tests.support.portal_process import PortalProcess, agent_processes
 from tests.support.sse_reader import SseReader
 
@@ -73,11 +74,10 @@ def test_take_home_from_invitation_to_saved_work(portal: PortalProcess) -> None:
         stream = SseReader(f"{portal.url}/api/interviews/by-passcode/{passcode}/events")
         try:
             stream.wait_for(lambda e: e.type == "connection")
-            activated = httpx.post(
-                f"{portal.url}/api/interviews/{interview_id}/activate",
-                json={"passcode": passcode},
-                timeout=30,
-            )
+            with candidate_client(portal.url) as candidate:
+                activated = candidate.post(
+                    f"/api/interviews/{interview_id}/activate", json={"passcode": passcode}
+                )
             assert activated.status_code == 200, activated.text
             stream.wait_for(lambda e: e.data.get("status") == "active", timeout=30)
             statuses = stream.statuses()

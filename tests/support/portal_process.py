@@ -17,7 +17,6 @@ import httpx
 
 from tests.support.live import PREQUEL, free_port, run_prequel, wait_until_serving
 
-
 # Interview minutes last 0.1 s by default here, so a 60-minute take-home ends in 6 s; the
 # worker's safety nets run every second or two instead of every few minutes.
 FAST_WORKER = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, Protocol
@@ -27,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from prequel.auth.candidate_throttle import CandidateThrottle
+from prequel.auth.candidate_throttle import WRONG_PASSWORDS_PER_IP, CandidateThrottle
 from prequel.auth.throttle import open_limits_storage
 from prequel.db.models import Event, Interview, Operation, Organization
 from prequel.db.types import utcnow
@@ -55,11 +56,12 @@ CANDIDATE_KEYS = {
     "message",
     "can_start",
     "challenge",
+    "password",
 }
 
 
 class Candidate(Protocol):
-    def __call__(self, ip: str = ...) -> httpx.AsyncClient: ...
+    async def __call__(self, ip: str = ...) -> httpx.AsyncClient: ...
 
 
 @pytest.fixture(autouse=True)
@@ -68,15 +70,25 @@ async def demo_challenge(db: AsyncSession, org: Organization) -> None:
     await db.commit()
 
 
+async def csrf_token_of_a_page(client: httpx.AsyncClient) -> str:
+    """What a browser gets by opening any page: the session cookie and its CSRF token."""
+    page = await client.get("/login")
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
 @pytest.fixture
 async def candidate(app: FastAPI) -> AsyncIterator[Candidate]:
-    """Anonymous browsers, each from the IP address given."""
+    """Anonymous browsers, each from the IP address given, that opened a page first (so
+    they send its CSRF token, as the candidate pages' scripts do)."""
     opened: list[httpx.AsyncClient] = []
 
-    def make(ip: str = "198.51.100.7") -> httpx.AsyncClient:
+    async def make(ip: str = "198.51.100.7") -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=app, client=(ip, 40000))
         client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         opened.append(client)
+        client.headers["X-CSRF-Token"] = await csrf_token_of_a_page(client)
         return client
 
     yield make
@@ -132,7 +144,7 @@ async def test_by_passcode_shows_only_the_candidates_own_view(
     )
     code = mine["passcode"]
     typed = f"{code[:4].lower()}-{code[4:]}"
-    response = await candidate().get(f"/api/interviews/by-passcode/{typed}")
+    response = await (await candidate()).get(f"/api/interviews/by-passcode/{typed}")
     assert response.status_code == 200, response.text
     page = response.json()
     assert set(page) == CANDIDATE_KEYS
@@ -147,7 +159,7 @@ async def test_by_passcode_shows_only_the_candidates_own_view(
 
 
 async def test_unknown_passcode_is_404_with_advice(candidate: Candidate) -> None:
-    client = candidate()
+    client = await candidate()
     for passcode in ("KMNPQRTU", "hello", "%20"):
         response = await client.get(f"/api/interviews/by-passcode/{passcode}")
         assert response.status_code == 404
@@ -161,14 +173,14 @@ async def test_lookups_are_throttled_per_ip_and_globally(
         open_limits_storage("memory://"),
         CandidateSettings(lookups_per_ip_per_minute=2, lookups_global_per_minute=3),
     )
-    one = candidate("203.0.113.1")
+    one = await candidate("203.0.113.1")
     for _ in range(2):
         assert (await one.get("/api/interviews/by-passcode/KMNPQRTU")).status_code == 404
     blocked = await one.get("/api/interviews/by-passcode/KMNPQRTU")
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
     assert "your network address" in blocked.json()["error"]["message"]
-    two = candidate("203.0.113.2")
+    two = await candidate("203.0.113.2")
     assert (await two.get("/api/interviews/by-passcode/KMNPQRTU")).status_code == 404
     everyone = await two.get("/api/interviews/by-passcode/KMNPQRTU")
     assert everyone.status_code == 429
@@ -185,7 +197,7 @@ async def test_activation_starts_the_workspace_and_grants_the_session(
     settings: Settings,
 ) -> None:
     invitation = await invite(interviewer_client)
-    browser = candidate()
+    browser = await candidate()
     response = await activate(browser, invitation)
     assert response.status_code == 200, response.text
     page = response.json()
@@ -220,8 +232,8 @@ async def test_reopening_the_link_after_start_restores_access(
     interviewer_client: httpx.AsyncClient, candidate: Candidate, settings: Settings
 ) -> None:
     invitation = await invite(interviewer_client)
-    assert (await activate(candidate(), invitation)).status_code == 200
-    other_browser = candidate("192.0.2.50")
+    assert (await activate(await candidate(), invitation)).status_code == 200
+    other_browser = await candidate("192.0.2.50")
     assert granted(other_browser, settings) is None
     page = await other_browser.get(f"/api/interviews/by-passcode/{invitation['passcode']}")
     assert page.json()["state"] == "starting"
@@ -233,7 +245,7 @@ async def test_an_unstarted_lookup_grants_nothing(
     interviewer_client: httpx.AsyncClient, candidate: Candidate, settings: Settings
 ) -> None:
     invitation = await invite(interviewer_client)
-    browser = candidate()
+    browser = await candidate()
     await browser.get(f"/api/interviews/by-passcode/{invitation['passcode']}")
     assert granted(browser, settings) is None
 
@@ -243,7 +255,7 @@ async def test_wrong_passcode_is_404(
 ) -> None:
     invitation = await invite(interviewer_client)
     other = await invite(interviewer_client, candidate_name="Grace Hopper")
-    browser = candidate()
+    browser = await candidate()
     for passcode in (other["passcode"], "nonsense"):
         response = await activate(browser, invitation, passcode)
         assert response.status_code == 404
@@ -260,7 +272,7 @@ async def test_expired_invitation_is_410_and_closed(
     assert row is not None
     row.valid_until = utcnow() - timedelta(seconds=1)
     await db.commit()
-    browser = candidate()
+    browser = await candidate()
     page = (await browser.get(f"/api/interviews/by-passcode/{invitation['passcode']}")).json()
     assert (page["state"], page["can_start"]) == ("expired", False)
 
@@ -279,7 +291,7 @@ async def test_revoked_invitation_is_410(
     invitation = await invite(interviewer_client)
     revoked = await interviewer_client.post(f"/api/interviews/{invitation['id']}/destroy")
     assert revoked.status_code == 200
-    browser = candidate()
+    browser = await candidate()
     response = await activate(browser, invitation)
     assert response.status_code == 410
     assert "withdrawn" in response.json()["error"]["message"]
@@ -291,7 +303,7 @@ async def test_the_fourth_start_attempt_in_an_hour_is_429(
     interviewer_client: httpx.AsyncClient, candidate: Candidate
 ) -> None:
     invitation = await invite(interviewer_client)
-    browser = candidate("203.0.113.9")
+    browser = await candidate("203.0.113.9")
     for _ in range(3):
         assert (await activate(browser, invitation, "KMNPQRTU")).status_code == 404
     blocked = await activate(browser, invitation)
@@ -299,7 +311,7 @@ async def test_the_fourth_start_attempt_in_an_hour_is_429(
     assert int(blocked.headers["retry-after"]) > 60
     assert "Start attempts" in blocked.json()["error"]["message"]
     # Another network address still may.
-    assert (await activate(candidate("203.0.113.10"), invitation)).status_code == 200
+    assert (await activate(await candidate("203.0.113.10"), invitation)).status_code == 200
 
 
 async def test_the_start_cap_is_429_and_changes_nothing(
@@ -311,8 +323,8 @@ async def test_the_start_cap_is_429_and_changes_nothing(
     app_state.settings.workspaces.max_concurrent_starts = 1
     first = await invite(interviewer_client)
     second = await invite(interviewer_client, candidate_name="Grace Hopper")
-    assert (await activate(candidate("192.0.2.1"), first)).status_code == 200
-    response = await activate(candidate("192.0.2.2"), second)
+    assert (await activate(await candidate("192.0.2.1"), first)).status_code == 200
+    response = await activate(await candidate("192.0.2.2"), second)
     assert response.status_code == 429
     assert int(response.headers["retry-after"]) > 0
     assert "try again" in response.json()["error"]["message"]
@@ -338,7 +350,7 @@ async def test_joining_a_live_interview(
     )
     assert created.status_code == 201
     interview = created.json()
-    browser = candidate()
+    browser = await candidate()
     path = f"/api/interviews/{interview['id']}/join"
 
     wrong = await browser.post(path, json={"password": "aaaa-bbbb-cccc", "display_name": "Al"})
@@ -375,18 +387,116 @@ async def test_joining_a_live_interview(
     assert "has ended" in ended.json()["error"]["message"]
 
 
-async def test_a_take_home_or_unknown_id_cannot_be_joined(
+async def live_interview(staff: httpx.AsyncClient) -> dict[str, Any]:
+    created = await staff.post(
+        "/api/interviews",
+        json={
+            "kind": "live",
+            "candidate_name": "Alan Turing",
+            "challenge": "demo",
+            "duration_minutes": 60,
+            "scheduled_at": (utcnow() + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert created.status_code == 201, created.text
+    interview: dict[str, Any] = created.json()
+    return interview
+
+
+async def test_a_live_join_needs_a_display_name(
+    interviewer_client: httpx.AsyncClient, candidate: Candidate
+) -> None:
+    interview = await live_interview(interviewer_client)
+    response = await (await candidate()).post(
+        f"/api/interviews/{interview['id']}/join", json={"password": interview["password"]}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "display_name"
+
+
+async def test_an_unknown_id_or_unstarted_take_home_cannot_be_joined(
+    interviewer_client: httpx.AsyncClient, candidate: Candidate
+) -> None:
+    browser = await candidate()
+    unknown = await browser.post(
+        "/api/interviews/nope/join", json={"password": "abcd-efgh-jkmn", "display_name": "Ada"}
+    )
+    assert unknown.status_code == 404
+    assert "check it with your interviewer" in unknown.json()["error"]["message"]
+    # A take-home has no workspace password until it is started.
+    invitation = await invite(interviewer_client)
+    response = await browser.post(
+        f"/api/interviews/{invitation['id']}/join", json={"password": "abcd-efgh-jkmn"}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "wrong_password"
+
+
+async def test_a_take_home_password_is_shown_once_the_workspace_runs(
+    interviewer_client: httpx.AsyncClient,
+    candidate: Candidate,
+    db: AsyncSession,
+    settings: Settings,
+) -> None:
+    invitation = await invite(interviewer_client)
+    started = await activate(await candidate(), invitation)
+    assert started.json()["password"] is None
+    row = await db.get(Interview, invitation["id"])
+    assert row is not None and row.password_hash and row.password_encrypted
+    row.status = "active"
+    await db.commit()
+    page = await (await candidate()).get(f"/api/interviews/by-passcode/{invitation['passcode']}")
+    password = page.json()["password"]
+    assert page.json()["state"] == "active" and password
+    # Staff views of a take-home never carry it; the candidate's stream events neither.
+    detail = (await interviewer_client.get(f"/api/interviews/{invitation['id']}")).json()
+    assert password not in json.dumps(detail)
+
+    elsewhere = await candidate("192.0.2.77")
+    joined = await elsewhere.post(
+        f"/api/interviews/{invitation['id']}/join", json={"password": password}
+    )
+    assert joined.status_code == 200, joined.text
+    grant = granted(elsewhere, settings)
+    assert grant is not None and grant["interview_id"] == invitation["id"]
+
+
+async def test_wrong_passwords_are_throttled_per_ip(
+    interviewer_client: httpx.AsyncClient, candidate: Candidate
+) -> None:
+    interview = await live_interview(interviewer_client)
+    path = f"/api/interviews/{interview['id']}/join"
+    guesser = await candidate("203.0.113.66")
+    for _ in range(WRONG_PASSWORDS_PER_IP):
+        wrong = await guesser.post(path, json={"password": "aaaa-bbbb-cccc", "display_name": "X"})
+        assert wrong.status_code == 403
+    right = {"password": interview["password"], "display_name": "Alan"}
+    blocked = await guesser.post(path, json=right)
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 60
+    assert "too many wrong passwords" in blocked.json()["error"]["message"]
+    # Right passwords do not count, and another address is not slowed down.
+    assert (await (await candidate("203.0.113.67")).post(path, json=right)).status_code == 200
+
+
+async def test_the_candidates_posts_need_the_csrf_token(
     interviewer_client: httpx.AsyncClient, candidate: Candidate
 ) -> None:
     invitation = await invite(interviewer_client)
-    browser = candidate()
-    for interview_id in (invitation["id"], "nope"):
-        response = await browser.post(
-            f"/api/interviews/{interview_id}/join",
-            json={"password": "abcd-efgh-jkmn", "display_name": "Ada"},
-        )
-        assert response.status_code == 404
-        assert "check it with your interviewer" in response.json()["error"]["message"]
+    interview = await live_interview(interviewer_client)
+    browser = await candidate()
+    del browser.headers["X-CSRF-Token"]
+    for path, body in (
+        (f"/api/interviews/{invitation['id']}/activate", {"passcode": invitation["passcode"]}),
+        (
+            f"/api/interviews/{interview['id']}/join",
+            {"password": interview["password"], "display_name": "Alan"},
+        ),
+    ):
+        response = await browser.post(path, json=body)
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "csrf_failed"
+        assert "X-CSRF-Token" in response.json()["error"]["message"]
 
 
 # The candidate session ----------------------------------------------------------------------
@@ -477,8 +587,8 @@ async def test_the_candidate_stream_carries_only_its_own_interview(
         assert hello["scope"] == {"audience": "candidate", "interview_id": mine["id"]}
         assert hello["interview"]["state"] == "ready"
 
-        assert (await activate(candidate("192.0.2.1"), other)).status_code == 200
-        assert (await activate(candidate("192.0.2.2"), mine)).status_code == 200
+        assert (await activate(await candidate("192.0.2.1"), other)).status_code == 200
+        assert (await activate(await candidate("192.0.2.2"), mine)).status_code == 200
         statuses = []
         while "initializing" not in statuses:
             kind, data = await _next_event(lines)
@@ -490,6 +600,6 @@ async def test_the_candidate_stream_carries_only_its_own_interview(
 
 
 async def test_the_candidate_stream_needs_a_real_passcode(candidate: Candidate) -> None:
-    response = await candidate().get("/api/interviews/by-passcode/KMNPQRTU/events")
+    response = await (await candidate()).get("/api/interviews/by-passcode/KMNPQRTU/events")
     assert response.status_code == 404
     assert response.json()["error"]["message"].startswith("no take-home test")

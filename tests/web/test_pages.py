@@ -84,7 +84,7 @@ async def test_open_redirects_are_refused(client: httpx.AsyncClient, make_user: 
             "csrf_token": form_token(page.text),
         },
     )
-    assert response.headers["location"] == "/challenges"
+    assert response.headers["location"] == "/interviews"
 
 
 async def test_logout_form_needs_csrf_and_clears_the_session(

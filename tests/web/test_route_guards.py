@@ -23,6 +23,12 @@ PUBLIC = {
     ("GET", "/api/interviews/by-passcode/{passcode}/events"),
     ("POST", "/api/interviews/{interview_id}/activate"),
     ("POST", "/api/interviews/{interview_id}/join"),
+    # Candidate pages and the workspace's stream: the passcode, or the candidate session
+    # granted by proving it or the workspace password (staff of the organization too).
+    ("GET", "/take-home/{passcode}"),
+    ("GET", "/join/{interview_id}"),
+    ("GET", "/w/{interview_id}/"),
+    ("GET", "/api/interviews/{interview_id}/workspace-events"),
 }
 
 

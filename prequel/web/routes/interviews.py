@@ -266,6 +266,20 @@ async def list_interviews(
         Query(max_length=500, description="next_cursor from the previous page."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=listing.MAX_LIMIT)] = listing.DEFAULT_LIMIT,
+    end_reason: Annotated[
+        list[str] | None,
+        Query(
+            max_length=10,
+            description="End reasons to include (time_up, ended_by_interviewer, revoked, "
+            "expired, failed): repeat the parameter or separate with commas.",
+        ),
+    ] = None,
+    ended_after: Annotated[
+        AwareDatetime | None, Query(description="Only interviews that ended at or after this.")
+    ] = None,
+    ended_before: Annotated[
+        AwareDatetime | None, Query(description="Only interviews that ended before this.")
+    ] = None,
 ) -> dict[str, Any]:
     """Your organization's interviews, newest first, a page at a time. Pass `next_cursor`
     back as `cursor` for the next page; it is null on the last one."""
@@ -278,6 +292,9 @@ async def list_interviews(
             q=q,
             cursor=cursor,
             limit=limit,
+            end_reasons=listing.parse_end_reasons(end_reason or []),
+            ended_after=ended_after,
+            ended_before=ended_before,
         )
     except InterviewRefused as exc:
         raise await refusal(db, state, exc) from exc

@@ -10,7 +10,7 @@ from prequel.web.login import LoginFailure, attempt_login
 
 router = APIRouter(include_in_schema=False)
 
-HOME = "/challenges"
+HOME = "/interviews"
 
 
 def safe_next(target: str | None) -> str:
