@@ -36,7 +36,7 @@ from prequel.agent.errors import (
 )
 from prequel.agent.execution import Execution
 from prequel.agent.files import Workspace
-from prequel.agent.routes import archive, files, meta, runs, terminal, tests
+from prequel.agent.routes import archive, collab, files, meta, runs, terminal, tests
 from prequel.agent.state import AgentState
 from prequel.sandbox.runner import Sandbox
 from prequel.sandbox.selftest import self_test
@@ -45,7 +45,7 @@ log = logging.getLogger("prequel.agent")
 
 __all__ = ["ROUTE_MODULES", "AgentConfig", "create_agent_app"]
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (meta, files, archive, runs, tests, terminal)
+ROUTE_MODULES: tuple[ModuleType, ...] = (meta, files, archive, runs, tests, terminal, collab)
 
 
 def _startup_checks(workspace: Workspace) -> dict[str, object]:
