@@ -17,7 +17,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run system-deps services test check format bench clean
+.PHONY: help venv run system-deps services test check format bench clean frontend frontend-check
 
 help: ## List the targets
 	@echo "Usage: make TARGET [PORT=8000] [PYTEST_ARGS=...]"
@@ -91,3 +91,27 @@ bench: $(STAMP) ## Run every benchmarks/bench_*.py script
 clean: ## Remove caches and build output (keeps .venv and ./data)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .benchmarks .hypothesis build dist test-artifacts .coverage
 	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+# The IDE bundle (prequel/web/static/dist/) is committed, so installing Prequel needs no Node.
+# Rebuild it from frontend/package-lock.json after changing frontend/; CI checks it is current.
+FRONTEND_DIST := prequel/web/static/dist
+FRONTEND_MODULES := frontend/node_modules/.package-lock.json
+
+# npm ci only when node_modules is missing or older than the lockfile.
+$(FRONTEND_MODULES): frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend: ## Rebuild the IDE bundle (prequel/web/static/dist) from frontend/: npm ci + esbuild
+	cd frontend && npm ci --no-audit --no-fund && node build.mjs
+
+frontend-check: $(FRONTEND_MODULES) ## Fail when the committed IDE bundle differs from a fresh build
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd frontend && node build.mjs --outdir "$$tmp" >/dev/null) || exit 1; \
+	if diff -r "$$tmp" $(FRONTEND_DIST) >/dev/null; then \
+		echo "frontend-check: $(FRONTEND_DIST) matches a fresh build"; \
+	else \
+		diff -rq "$$tmp" $(FRONTEND_DIST) | sed "s|$$tmp|<fresh build>|" >&2; \
+		echo "frontend-check: $(FRONTEND_DIST) is stale: run make frontend and commit" >&2; \
+		exit 1; \
+	fi

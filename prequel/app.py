@@ -30,6 +30,7 @@ from prequel.web.routes import (
     challenges,
     dashboard_pages,
     events,
+    grading,
     health,
     history_pages,
     interviews,
@@ -37,6 +38,7 @@ from prequel.web.routes import (
     team_pages,
     tokens,
     users,
+    workspace_proxy,
 )
 from prequel.web.security_headers import SecurityHeadersMiddleware
 from prequel.web.templating import create_templates
@@ -117,6 +119,7 @@ ROUTERS = (
     challenges.router,
     candidates.router,
     interviews.router,
+    grading.router,
     archive_files.router,
     events.router,
     pages.router,
@@ -124,6 +127,7 @@ ROUTERS = (
     history_pages.router,
     candidate_pages.router,
     team_pages.router,
+    workspace_proxy.router,
 )
 
 STARTUP_STEPS: list[tuple[str, StartupStep]] = [

@@ -121,3 +121,13 @@ def require_portal(conn: HTTPConnection) -> None:
             "portal_only",
             "this endpoint is reserved for the portal; it needs the portal token",
         )
+    # Defense in depth: the portal's proxy relays browsers with the portal token and names
+    # them in X-Prequel-Role; only an interviewer (or the portal itself, unnamed) may pass.
+    relayed_role = conn.headers.get("x-prequel-role")
+    if relayed_role is not None and relayed_role.strip().lower() != "interviewer":
+        raise AgentError(
+            403,
+            "portal_only",
+            "this endpoint is reserved for the portal and interviewers; "
+            f"a {relayed_role.strip()[:20]!r} may not use it",
+        )

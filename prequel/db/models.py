@@ -246,3 +246,41 @@ class Event(Base):
     author: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GradingRun(Base):
+    """One suite's run (visible or hidden) against the final files when an interview ended.
+    Written once per interview and suite, with its per-test results in the same commit."""
+
+    __tablename__ = "grading_runs"
+    __table_args__ = (UniqueConstraint("interview_id", "suite"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"))
+    suite: Mapped[str] = mapped_column(String(16))  # visible | hidden
+    status: Mapped[str] = mapped_column(String(16))  # passed | failed | error
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TestResult(Base):
+    """One test's outcome in a grading run. Hidden test names are for staff only."""
+
+    __tablename__ = "test_results"
+    __table_args__ = (Index("ix_test_results_interview_suite", "interview_id", "suite"),)
+    __test__ = False  # not a pytest test class
+
+    id: Mapped[int] = mapped_column(SequenceInt, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"))
+    suite: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(500))
+    outcome: Mapped[str] = mapped_column(String(16))  # passed | failed | error | skipped
+    message: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

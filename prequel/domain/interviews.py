@@ -26,5 +26,7 @@ class EndReason(StrEnum):
     TIME_UP = "time_up"
     ENDED_BY_INTERVIEWER = "ended_by_interviewer"
     REVOKED = "revoked"
+    # A take-home candidate pressed "I'm done": ends like the deadline does.
+    SUBMITTED = "submitted"
     EXPIRED = "expired"
     FAILED = "failed"

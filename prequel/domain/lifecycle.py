@@ -3,6 +3,7 @@
     scheduled -> initializing -> configuring -> active -> destroying -> destroyed
     invited -> activated -> initializing          (any live status) -> error -> destroying
     invited -> destroyed (expired | revoked)      scheduled -> destroyed (ended before start)
+    active -> destroying (submitted: a take-home candidate is done early)
 
 An illegal transition is an error naming both statuses, never a silent overwrite.
 """
@@ -40,6 +41,9 @@ ENDED_BEFORE_START: dict[InterviewStatus, frozenset[EndReason]] = {
     S.SCHEDULED: frozenset({EndReason.ENDED_BY_INTERVIEWER}),
 }
 
+# A submission ends a running take-home: from active (or error, when a destroy is retried).
+SUBMITTED_FROM = frozenset({S.ACTIVE, S.ERROR})
+
 
 class IllegalTransition(ValueError):
     """A status change the state machine does not allow; the message names both ends."""
@@ -69,6 +73,9 @@ def check_transition(
     """Raise IllegalTransition unless current -> target is allowed (with this end reason)."""
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(current, target)
+    submitted = end_reason is EndReason.SUBMITTED and target is S.DESTROYING
+    if submitted and current not in SUBMITTED_FROM:
+        raise IllegalTransition(current, target, "only a running test can be submitted")
     if target is S.DESTROYED:
         if end_reason is None:
             raise IllegalTransition(current, target, "ending an interview needs an end reason")
@@ -78,6 +85,14 @@ def check_transition(
             raise IllegalTransition(
                 current, target, f"without a workspace it can only end as {names}"
             )
+
+
+def check_submit(kind: InterviewKind, current: InterviewStatus) -> None:
+    """Raise IllegalTransition unless a candidate may submit now: a take-home, while active."""
+    if kind is not InterviewKind.TAKE_HOME:
+        raise IllegalTransition(current, S.DESTROYING, "only a take-home test can be submitted")
+    if current is not S.ACTIVE:
+        raise IllegalTransition(current, S.DESTROYING, "only a running test can be submitted")
 
 
 def check_initial(kind: InterviewKind, status: InterviewStatus) -> None:

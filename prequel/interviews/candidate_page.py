@@ -51,6 +51,10 @@ def _ended_state(interview: Interview) -> tuple[str, str]:
             "The workspace could not be run. Please contact your interviewer; they can see "
             "what went wrong and send you a new link.",
         )
+    if reason == EndReason.SUBMITTED.value:
+        if saving:
+            return "ending", "You submitted your work. It is being saved."
+        return "ended", "You submitted your work. It has been saved."
     if reason == EndReason.ENDED_BY_INTERVIEWER.value:
         saved = "is being saved" if saving else "has been saved"
         return ("ending" if saving else "ended"), f"The interview has ended. Your work {saved}."

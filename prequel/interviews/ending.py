@@ -1,4 +1,5 @@
-"""Ending an interview on the interviewer's request: end a live interview, revoke a take-home.
+"""Ending an interview on request: the interviewer ends a live interview or revokes a
+take-home; a take-home candidate submits early.
 
 Before a workspace exists the interview closes at once (destroyed); with one, it moves to
 destroying and a destroy job archives the work and removes the workspace. Create jobs no
@@ -13,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prequel.db.models import Interview, Operation
 from prequel.domain.interviews import EndReason, InterviewKind, InterviewStatus
-from prequel.domain.lifecycle import ending_status
+from prequel.domain.lifecycle import check_submit, ending_status
 from prequel.domain.operations import OperationStatus, OperationType
-from prequel.interviews.errors import AlreadyEnding
+from prequel.interviews.errors import AlreadyEnding, NotReady
 from prequel.interviews.transitions import transition
 from prequel.jobs.queue import WAITING, cancel_waiting, enqueue, stage_operation_update
 from prequel.settings import Settings
@@ -66,6 +67,34 @@ async def request_end(
     the work and removes the workspace."""
     live = interview.kind == InterviewKind.LIVE.value
     reason = EndReason.ENDED_BY_INTERVIEWER if live else EndReason.REVOKED
+    return await _end(db, interview, reason, user_id, settings)
+
+
+async def request_submit(db: AsyncSession, interview: Interview, settings: Settings) -> Interview:
+    """A take-home candidate is done early: the same end as the deadline's (archive, grade,
+    destroy), with reason `submitted`. Only a running take-home can be submitted."""
+    if interview.kind != InterviewKind.TAKE_HOME.value:
+        raise NotReady("only a take-home test can be submitted")
+    status = S(interview.status)
+    if status is S.DESTROYING:
+        raise AlreadyEnding("this take-home test is already ending; your work is being saved")
+    if status is S.DESTROYED:
+        raise AlreadyEnding(f"this take-home test has already ended ({interview.end_reason})")
+    if status is not S.ACTIVE:
+        raise NotReady("the test can be submitted once its workspace is running")
+    check_submit(InterviewKind.TAKE_HOME, status)
+    return await _end(db, interview, EndReason.SUBMITTED, None, settings, only_from=S.ACTIVE)
+
+
+async def _end(
+    db: AsyncSession,
+    interview: Interview,
+    reason: EndReason,
+    user_id: str | None,
+    settings: Settings,
+    only_from: InterviewStatus | None = None,
+) -> Interview:
+    live = interview.kind == InterviewKind.LIVE.value
     what = "interview" if live else "take-home test"
     for _ in range(3):
         current = S(interview.status)
@@ -74,6 +103,8 @@ async def request_end(
         if current is S.DESTROYED:
             ended = interview.end_reason or "ended"
             raise AlreadyEnding(f"this {what} has already ended ({ended})")
+        if only_from is not None and current is not only_from:
+            raise NotReady(f"this {what} is {current.value}, not {only_from.value}")
         target = ending_status(current)
         moved = await transition(
             db,

@@ -1,4 +1,7 @@
-"""The destroy job: archive, record the archive, remove the workspace, then `destroyed`.
+"""The destroy job: grade, archive, record the archive, remove the workspace, `destroyed`.
+
+The visible and hidden tests run first against the final files (prequel.interviews.grading);
+that is best effort and never keeps the work from being saved.
 
 The archive is stored and its key committed before the backend removes anything; if that
 fails the workspace stays and the job retries with backoff. `destroyed` is written only once
@@ -19,6 +22,7 @@ from prequel.db.models import Interview, Operation, WorkspaceHandle
 from prequel.db.types import utcnow
 from prequel.domain.interviews import EndReason, InterviewStatus
 from prequel.domain.operations import OperationStatus, OperationType
+from prequel.interviews.grading import grade_final_work
 from prequel.interviews.transitions import transition
 from prequel.jobs import queue
 from prequel.jobs.context import WorkerContext, handle_from_row, load_handle
@@ -118,6 +122,8 @@ async def run_destroy(ctx: WorkerContext, operation: Operation) -> None:
         return
     sink = ArchiveToHistory(ctx, interview.id)
     if handle is not None:
+        # Grading first, while the final files are still there; it never stops the destroy.
+        await grade_final_work(ctx, interview.id, handle, log)
         try:
             await log("saving the candidate's work")
             archived = await ctx.provisioner.destroy(handle, sink, log)

@@ -45,6 +45,7 @@ END_REASON_LABELS = {
     "time_up": "Time up",
     "ended_by_interviewer": "Ended by interviewer",
     "revoked": "Revoked",
+    "submitted": "Submitted",
     "expired": "Expired",
     "failed": "Failed",
 }

@@ -50,6 +50,21 @@ class Handle:
 
 
 @dataclass(frozen=True)
+class AgentEndpoint:
+    """Where a workspace's agent listens and the portal's token for it: what a client that
+    httpx does not cover (the WebSocket relay) needs. Exactly one of unix_socket and base_url
+    says where; `ws_url(path)` builds the URL to pass to a WebSocket client."""
+
+    token: str = field(repr=False)
+    unix_socket: str | None = None  # a unix socket path (the URL's host is then ignored)
+    base_url: str | None = None  # "http://host:port"
+
+    def ws_url(self, path_and_query: str) -> str:
+        base = self.base_url or "http://agent"
+        return "ws" + base.removeprefix("http").rstrip("/") + path_and_query
+
+
+@dataclass(frozen=True)
 class ChallengeFiles:
     """The challenge a workspace is configured with: the bundle (a .tar.gz made by
     prequel.challenges.bundle.pack) plus its version number in the library."""
@@ -104,6 +119,12 @@ class Provisioner(Protocol):
     def agent_client(self, handle: Handle, *, timeout: float = 30.0) -> httpx.AsyncClient:
         """An HTTP client for the workspace's agent, authenticated with the portal's own
         (privileged) token; the caller closes it. See docs/agent-protocol.md."""
+        ...
+
+    def agent_endpoint(self, handle: Handle) -> AgentEndpoint:
+        """Where the agent listens, with the portal's token: for WebSocket clients (the
+        portal's proxy to /terminal and /collab/*). Raises OSError when the token cannot be
+        read."""
         ...
 
     async def close(self) -> None: ...

@@ -36,6 +36,7 @@ from prequel.workspaces import local_disk as disk
 from prequel.workspaces import procinfo
 from prequel.workspaces.base import (
     NAME_PREFIX,
+    AgentEndpoint,
     ArchiveSink,
     ChallengeFiles,
     Handle,
@@ -175,6 +176,12 @@ class LocalProvisioner:
             base_url="http://agent",
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
+        )
+
+    def agent_endpoint(self, handle: Handle) -> AgentEndpoint:
+        layout = self._layout(handle)
+        return AgentEndpoint(
+            token=disk.read_token(layout.portal_token), unix_socket=str(layout.socket)
         )
 
     async def close(self) -> None:

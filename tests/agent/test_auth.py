@@ -160,6 +160,13 @@ async def test_require_portal_admits_only_the_portal_token(tmp_path: Path) -> No
         assert as_workspace.json()["error"]["code"] == "portal_only"
         as_portal = await c.get("/privileged", headers={"Authorization": "Bearer " + "p" * 32})
         assert as_portal.status_code == 200
+        # A browser relayed by the portal's proxy passes only as an interviewer.
+        for role, status in (("candidate", 403), ("spectator", 403), ("interviewer", 200)):
+            relayed = await c.get(
+                "/privileged",
+                headers={"Authorization": "Bearer " + "p" * 32, "X-Prequel-Role": role},
+            )
+            assert relayed.status_code == status, (role, relayed.text)
         assert (await c.get("/privileged")).status_code == 401
 
 

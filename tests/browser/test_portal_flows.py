@@ -164,3 +164,43 @@ def test_live_interview_join_end_and_download_from_history(
     with tarfile.open(fileobj=io.BytesIO(saved.read_bytes()), mode="r:gz") as archive:
         names = archive.getnames()
     assert any(name.endswith("rate_limiter.py") for name in names), names
+
+
+def test_a_candidate_submits_early_and_the_interviewer_sees_it_end(
+    portal: PortalProcess, interviewer: Page, candidate: Page, shots: Path
+) -> None:
+    with portal.client() as staff:
+        created = staff.post(
+            "/api/interviews",
+            json={
+                "kind": "take_home",
+                "candidate_name": "Margaret Hamilton",
+                "challenge": "rate-limiter",
+                "valid_days": 3,
+                "duration_minutes": 60,
+            },
+        )
+        assert created.status_code == 201, created.text
+        invitation = created.json()
+    page = interviewer
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Take-home tests").click()
+    row = row_of(page, "Margaret Hamilton")
+    expect(row).to_have_attribute("data-status", "invited")
+
+    candidate.goto(invitation["candidate_url"])
+    candidate.get_by_role("button", name="Start the test").click()
+    candidate.locator("#confirm-dialog").get_by_role("button", name="Start now").click()
+    expect(candidate.get_by_role("heading", name="Your workspace is ready")).to_be_visible()
+    candidate.get_by_role("button", name=re.compile(r"done — submit")).click()
+    confirm(candidate, "Submit and end the test")
+    expect(candidate.locator(".state-message:visible")).to_have_text(
+        "You submitted your work. It has been saved."
+    )
+    candidate.screenshot(path=str(shots / "flow-take-home-submitted.png"))
+
+    # The row leaves the tab once the work is saved; History says how it ended.
+    expect(row).to_have_count(0)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="History").click()
+    expect(page.locator("tbody tr").filter(has_text="Margaret Hamilton")).to_contain_text(
+        "Submitted"
+    )

@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import io
+import json
 import signal
 import subprocess
 import tarfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.client import unix_connect as ws_unix_connect
 
 from prequel.workspaces import procinfo
 from prequel.workspaces.base import (
@@ -348,6 +352,36 @@ async def test_agent_client_speaks_to_the_workspace_agent_with_privilege(
     # unsolved starter code).
     assert hidden.status_code == 200, hidden.text
     assert hidden.json()["summary"]["which"] == "hidden"
+
+
+async def test_agent_endpoint_opens_websockets_with_the_portal_token(
+    provisioner: Provisioner,
+) -> None:
+    handle = await running_workspace(provisioner)
+
+    endpoint = provisioner.agent_endpoint(handle)
+
+    assert (endpoint.unix_socket is None) != (endpoint.base_url is None)
+    assert endpoint.token not in repr(endpoint)
+    options: dict[str, Any] = {
+        "additional_headers": {
+            "Authorization": f"Bearer {endpoint.token}",
+            "X-Prequel-Role": "interviewer",
+            "X-Prequel-User-Id": "user-1",
+            "X-Prequel-User-Name": "Ida%20%C3%9Cnterviewer",
+        },
+        "open_timeout": 30,
+    }
+    url = endpoint.ws_url("/collab/chat")
+    opening = (
+        ws_unix_connect(endpoint.unix_socket, url, **options)
+        if endpoint.unix_socket is not None
+        else ws_connect(url, **options)
+    )
+    async with opening as ws, asyncio.timeout(30):
+        hello = json.loads(await ws.recv())
+    # The portal token is what makes the agent believe the identity headers.
+    assert hello["user"] == {"id": "user-1", "name": "Ida Ünterviewer", "role": "interviewer"}
 
 
 async def test_concurrent_creates_of_different_workspaces_do_not_interfere(

@@ -24,6 +24,8 @@ TABLES = {
     "operations",
     "events",
     "workspace_handles",
+    "grading_runs",
+    "test_results",
 }
 
 
@@ -53,7 +55,7 @@ async def test_upgrade_downgrade_upgrade(database_url: str, tmp_path: Path) -> N
         assert await migrate.current_revision(engine) != migrate.head_revision()
         async with engine.connect() as conn:
             remaining = await conn.run_sync(_tables)
-        assert remaining == TABLES - {"workspace_handles"}
+        assert remaining == TABLES - {"grading_runs", "test_results"}
 
         await migrate.upgrade(engine)
         assert await migrate.is_up_to_date(engine)

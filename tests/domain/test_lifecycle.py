@@ -13,6 +13,7 @@ from prequel.domain.lifecycle import (
     TRANSITIONS,
     IllegalTransition,
     check_initial,
+    check_submit,
     check_transition,
     ending_status,
     is_final,
@@ -108,3 +109,24 @@ def test_check_agrees_with_the_table(
         assert target in TRANSITIONS[current]
     if target not in TRANSITIONS[current]:
         assert not allowed
+
+
+def test_a_running_take_home_can_be_submitted() -> None:
+    check_submit(InterviewKind.TAKE_HOME, S.ACTIVE)
+    check_transition(S.ACTIVE, S.DESTROYING, EndReason.SUBMITTED)
+    check_transition(S.DESTROYING, S.DESTROYED, EndReason.SUBMITTED)
+    # A destroy retried after an error keeps the reason.
+    check_transition(S.ERROR, S.DESTROYING, EndReason.SUBMITTED)
+
+
+def test_only_a_running_take_home_can_be_submitted() -> None:
+    with pytest.raises(IllegalTransition, match="only a take-home"):
+        check_submit(InterviewKind.LIVE, S.ACTIVE)
+    for status in (S.INVITED, S.ACTIVATED, S.INITIALIZING, S.CONFIGURING, S.DESTROYING):
+        with pytest.raises(IllegalTransition, match="only a running test"):
+            check_submit(InterviewKind.TAKE_HOME, status)
+    for status in (S.ACTIVATED, S.INITIALIZING, S.CONFIGURING):
+        with pytest.raises(IllegalTransition, match="only a running test"):
+            check_transition(status, S.DESTROYING, EndReason.SUBMITTED)
+    with pytest.raises(IllegalTransition, match="expired, revoked"):
+        check_transition(S.INVITED, S.DESTROYED, EndReason.SUBMITTED)

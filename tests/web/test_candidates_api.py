@@ -603,3 +603,91 @@ async def test_the_candidate_stream_needs_a_real_passcode(candidate: Candidate) 
     response = await (await candidate()).get("/api/interviews/by-passcode/KMNPQRTU/events")
     assert response.status_code == 404
     assert response.json()["error"]["message"].startswith("no take-home test")
+
+
+# Submitting a take-home early ---------------------------------------------------------------
+
+
+async def _running(
+    interviewer_client: httpx.AsyncClient, candidate: Candidate, db: AsyncSession
+) -> tuple[dict[str, Any], httpx.AsyncClient]:
+    """A started take-home whose workspace runs, and the browser that started it."""
+    invitation = await invite(interviewer_client)
+    browser = await candidate()
+    assert (await activate(browser, invitation)).status_code == 200
+    row = await db.get(Interview, invitation["id"])
+    assert row is not None
+    row.status = "active"
+    await db.commit()
+    return invitation, browser
+
+
+async def test_submitting_ends_the_take_home_like_its_deadline(
+    interviewer_client: httpx.AsyncClient, candidate: Candidate, db: AsyncSession
+) -> None:
+    invitation, browser = await _running(interviewer_client, candidate, db)
+    response = await browser.post(f"/api/interviews/{invitation['id']}/submit")
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert set(page) == CANDIDATE_KEYS
+    assert (page["status"], page["end_reason"], page["state"]) == (
+        "destroying",
+        "submitted",
+        "ending",
+    )
+    assert page["message"] == "You submitted your work. It is being saved."
+    destroys = list(
+        await db.scalars(
+            select(Operation).where(
+                Operation.interview_id == invitation["id"], Operation.type == "destroy"
+            )
+        )
+    )
+    assert [op.status for op in destroys] == ["pending"]
+    # Once is enough: a second press says it is already ending.
+    again = await browser.post(f"/api/interviews/{invitation['id']}/submit")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_ending"
+
+
+async def test_submit_refusals(
+    interviewer_client: httpx.AsyncClient, candidate: Candidate, db: AsyncSession
+) -> None:
+    invitation, browser = await _running(interviewer_client, candidate, db)
+    path = f"/api/interviews/{invitation['id']}/submit"
+
+    unknown = await browser.post("/api/interviews/nope/submit")
+    assert unknown.status_code == 404
+    # Another browser (no session for this test) cannot submit it, even with a CSRF token.
+    stranger = await candidate("192.0.2.99")
+    refused = await stranger.post(path)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "not_joined"
+    # Without the page's CSRF token, the browser that holds it cannot either.
+    token = browser.headers.pop("X-CSRF-Token")
+    forged = await browser.post(path)
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "csrf_failed"
+    browser.headers["X-CSRF-Token"] = token
+
+    # Not running yet: 409, nothing changes.
+    row = await db.get(Interview, invitation["id"])
+    assert row is not None
+    row.status = "configuring"
+    await db.commit()
+    early = await browser.post(path)
+    assert early.status_code == 409
+    assert early.json()["error"]["code"] == "not_ready"
+    await db.refresh(row)
+    assert (row.status, row.end_reason) == ("configuring", None)
+
+    # A live interview cannot be submitted, even by its joined candidate.
+    interview = await live_interview(interviewer_client)
+    joiner = await candidate("192.0.2.100")
+    joined = await joiner.post(
+        f"/api/interviews/{interview['id']}/join",
+        json={"password": interview["password"], "display_name": "Alan"},
+    )
+    assert joined.status_code == 200, joined.text
+    live = await joiner.post(f"/api/interviews/{interview['id']}/submit")
+    assert live.status_code == 409
+    assert "only a take-home" in live.json()["error"]["message"]

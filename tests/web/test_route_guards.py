@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import httpx
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from prequel.app import ROUTERS
 
@@ -23,12 +23,19 @@ PUBLIC = {
     ("GET", "/api/interviews/by-passcode/{passcode}/events"),
     ("POST", "/api/interviews/{interview_id}/activate"),
     ("POST", "/api/interviews/{interview_id}/join"),
+    ("POST", "/api/interviews/{interview_id}/submit"),  # the candidate session + CSRF
     # Candidate pages and the workspace's stream: the passcode, or the candidate session
     # granted by proving it or the workspace password (staff of the organization too).
     ("GET", "/take-home/{passcode}"),
     ("GET", "/join/{interview_id}"),
     ("GET", "/w/{interview_id}/"),
     ("GET", "/api/interviews/{interview_id}/workspace-events"),
+    # The workspace proxy checks the same, itself, and answers JSON 401 (tests/web/
+    # test_workspace_proxy.py); its WebSocket twin is checked there too.
+    *(
+        (method, "/w/{interview_id}/agent/{path:path}")
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    ),
 }
 
 
@@ -39,6 +46,8 @@ def concrete(path: str) -> str:
 async def test_every_non_public_route_needs_a_login(client: httpx.AsyncClient) -> None:
     checked = 0
     for route in (r for router in ROUTERS for r in router.routes):
+        if isinstance(route, APIWebSocketRoute):
+            continue  # the workspace proxy's WebSocket: tests/web/test_workspace_proxy.py
         assert isinstance(route, APIRoute)
         for method in (route.methods or set()) - {"HEAD", "OPTIONS"}:
             if (method, route.path) in PUBLIC:

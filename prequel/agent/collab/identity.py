@@ -8,18 +8,24 @@ who the person is in three headers. They are believed only on portal-token conne
 - `X-Prequel-User-Name`: the display name, percent-encoded UTF-8 (headers are Latin-1).
 
 A connection with the workspace token is always the candidate, whatever headers it sends.
+
+`write_refusal` applies the same roles to the file API and the terminal: spectators never
+change the workspace, and the candidate does not while the interviewer observes.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from starlette.requests import HTTPConnection
 
 from prequel.agent.auth import caller_role
+from prequel.agent.collab.settings import CollabSettings
 from prequel.agent.errors import AgentError
+from prequel.agent.state import agent_state
 
 Role = Literal["candidate", "interviewer", "spectator"]
 ROLES: tuple[Role, ...] = ("candidate", "interviewer", "spectator")
@@ -72,3 +78,47 @@ def identity_of(conn: HTTPConnection) -> Identity:
     name = unquote(headers.get(USER_NAME_HEADER, ""), errors="replace").strip()
     name = "".join(ch for ch in name if ch.isprintable())[:MAX_NAME_CHARS] or role.title()
     return Identity(role=role, user_id=user_id, name=name, via_portal=True)
+
+
+OBSERVE_ONLY_MESSAGE = (
+    "the interviewer is observing: the workspace is read-only for you until they hand the pen back"
+)
+SPECTATOR_MESSAGE = "spectators watch only; they cannot change the workspace"
+STORED_MODE_KEY = "stored_collab_mode"
+
+
+def current_mode(conn: HTTPConnection) -> str:
+    """`edit` or `observe`: the running collaboration service's mode, else the stored one.
+
+    Only the service changes the mode (POST /collab/mode starts it), so while it is not
+    running the stored file cannot change and is read once.
+    """
+    state: Any = conn.app.state
+    service = getattr(state, "collab", None)
+    if service is not None:
+        mode: str = service.mode
+        return mode
+    stored: str | None = getattr(state, STORED_MODE_KEY, None)
+    if stored is None:
+        stored = _read_stored_mode(conn)
+        setattr(state, STORED_MODE_KEY, stored)
+    return stored
+
+
+def _read_stored_mode(conn: HTTPConnection) -> str:
+    try:
+        settings = CollabSettings.from_env(agent_state(conn).config.workspace)
+        stored = json.loads((settings.state_dir / "mode.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return "edit"
+    return "observe" if isinstance(stored, dict) and stored.get("mode") == "observe" else "edit"
+
+
+def write_refusal(conn: HTTPConnection) -> AgentError | None:
+    """Why this caller may not change the workspace now (403), or None when it may."""
+    identity = identity_of(conn)
+    if identity.role == "spectator":
+        return AgentError(403, "read_only", SPECTATOR_MESSAGE)
+    if identity.role == "candidate" and current_mode(conn) == "observe":
+        return AgentError(403, "observe_only", OBSERVE_ONLY_MESSAGE)
+    return None

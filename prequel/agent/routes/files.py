@@ -4,6 +4,9 @@ Write rule (optimistic concurrency): PUT with a version (body "version" or If-Ma
 the file only if its current version is exactly that, else 409 with the current version;
 PUT without a version only creates, and is 409 "exists" if the file is already there. So a
 stale editor never overwrites a change it has not seen.
+
+Every write (PUT, POST, DELETE, rename, upload) is refused with 403 for a spectator, and for
+the candidate while the interviewer observes (see prequel.agent.collab.identity.write_refusal).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from prequel.agent.bodies import (
     read_json,
     required_str,
 )
+from prequel.agent.collab.identity import write_refusal
 from prequel.agent.errors import AgentError, AgentJSONResponse
 from prequel.agent.files import Workspace
 from prequel.agent.state import agent_state
@@ -60,6 +64,13 @@ def _workspace(request: Request) -> Workspace:
 def _path(request: Request) -> str:
     path: str = request.path_params["path"]
     return path
+
+
+async def _may_write(request: Request) -> None:
+    """Observe mode and spectators: refused on the server, whatever the browser does."""
+    refusal = write_refusal(request)
+    if refusal is not None:
+        raise refusal
 
 
 def _json_limit(workspace: Workspace) -> int:
@@ -101,6 +112,7 @@ async def read_file(request: Request) -> Response:
 
 
 async def write_file(request: Request) -> Response:
+    await _may_write(request)
     workspace = _workspace(request)
     body = await read_json(request, _json_limit(workspace))
     data = decode_content(required_str(body, "content"), field_str(body, "encoding") or "utf-8")
@@ -114,6 +126,7 @@ async def write_file(request: Request) -> Response:
 
 
 async def create(request: Request) -> Response:
+    await _may_write(request)
     workspace = _workspace(request)
     body = await read_json(request, _json_limit(workspace), optional=True)
     kind = field_str(body, "type", default="file")
@@ -131,11 +144,13 @@ async def create(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
+    await _may_write(request)
     kind = await in_thread(_workspace(request).delete, _path(request))
     return AgentJSONResponse({"path": _path(request), "type": kind, "deleted": True})
 
 
 async def rename(request: Request) -> Response:
+    await _may_write(request)
     body = await read_json(request, JSON_OVERHEAD_BYTES)
     source = required_str(body, "from")
     target = required_str(body, "to")
@@ -186,6 +201,7 @@ async def _upload_chunks(request: Request) -> AsyncGenerator[bytes, None]:
 
 
 async def upload(request: Request) -> Response:
+    await _may_write(request)
     workspace = _workspace(request)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > workspace.max_upload_bytes + MULTIPART_OVERHEAD_BYTES:

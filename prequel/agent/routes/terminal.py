@@ -2,22 +2,37 @@
 
 client: {"type": "input", "data": "ls\\r"}, {"type": "resize", "rows": 40, "cols": 120}
 server: {"type": "output", "data": "..."} (first the recent scrollback, then live output)
+
+Input from a spectator, or from the candidate while the interviewer observes, is dropped and
+answered with {"type": "error", "code": "read_only" | "observe_only", "message": ...} (at most
+one such notice a second); resizing stays allowed.
 """
 
 from __future__ import annotations
 
+import time
+
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from prequel.agent.collab.identity import identity_of, write_refusal
 from prequel.agent.errors import AgentError
 from prequel.agent.routes.runs import execution
 from prequel.agent.streaming import Utf8Stream, receive_json, send_error
 
 MAX_ROWS, MAX_COLS = 500, 1000
+NOTICE_INTERVAL_SECONDS = 1.0
+CLOSE_BAD_REQUEST = 4400
 
 
 async def terminal(websocket: WebSocket) -> None:
     await websocket.accept()
+    try:
+        identity_of(websocket)  # malformed identity headers: refused before anything is shown
+    except AgentError as error:
+        await websocket.close(CLOSE_BAD_REQUEST, error.message[:120])
+        return
+    last_notice = float("-inf")
     session = execution(websocket).terminal
     decoder = Utf8Stream()
 
@@ -38,7 +53,12 @@ async def terminal(websocket: WebSocket) -> None:
                 continue
             kind = message["type"]
             if kind == "input" and isinstance(message.get("data"), str):
-                await session.write(message["data"].encode())
+                refusal = write_refusal(websocket)
+                if refusal is None:
+                    await session.write(message["data"].encode())
+                elif time.monotonic() - last_notice >= NOTICE_INTERVAL_SECONDS:
+                    last_notice = time.monotonic()
+                    await send_error(websocket, refusal)
             elif kind == "resize":
                 rows, cols = message.get("rows"), message.get("cols")
                 if not (isinstance(rows, int) and isinstance(cols, int)):

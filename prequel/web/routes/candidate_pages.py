@@ -16,7 +16,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prequel.auth.accounts import Principal
 from prequel.db.models import Challenge, Interview
 from prequel.domain.interviews import InterviewKind, InterviewStatus
 from prequel.interviews import service
@@ -26,6 +25,7 @@ from prequel.state import AppState
 from prequel.web import candidate_session
 from prequel.web.deps import DbSession, OptionalPrincipal, StateDep, client_ip
 from prequel.web.routes.candidates import NO_PASSCODE, STARTED, too_many
+from prequel.web.workspace_access import caller_for, is_staff_of, may_enter, wants_to_spectate
 from prequel.web.workspace_files import read_workspace_files
 
 router = APIRouter(include_in_schema=False)
@@ -170,12 +170,6 @@ async def join_page(
 # The workspace ----------------------------------------------------------------------------
 
 
-def _may_enter(request: Request, principal: Principal | None, interview: Interview) -> bool:
-    if principal is not None and principal.organization.id == interview.org_id:
-        return True
-    return candidate_session.has_access(request, interview.id)
-
-
 @router.get("/w/{interview_id}/")
 async def workspace_page(
     interview_id: str,
@@ -197,7 +191,8 @@ async def workspace_page(
         )
     live = interview.kind == InterviewKind.LIVE.value
     page = await load_candidate_page(db, interview, state.settings)
-    if not _may_enter(request, principal, interview):
+    caller = caller_for(request, principal, interview)
+    if not may_enter(request, principal, interview):
         if live:
             return RedirectResponse(join_path(interview.id), status_code=303)
         if S(interview.status) in ENDED:
@@ -221,13 +216,18 @@ async def workspace_page(
         "interview": interview,
         "page": page,
         "challenge": await _challenge(db, interview),
-        "is_staff": principal is not None and principal.organization.id == interview.org_id,
+        "is_staff": is_staff_of(principal, interview),
         "display_name": candidate_session.display_name(request, interview.id),
         "workspace_url": workspace_path(interview.id),
         "files": None,
         "page_data": {
             "status": interview.status,
             "events_url": f"/api/interviews/{interview.id}/workspace-events",
+            # The IDE's way to the agent (prequel.web.routes.workspace_proxy), and as whom;
+            # with ?as=spectator on this page, staff watch as spectators.
+            "agent_url": f"/w/{interview.id}/agent",
+            "role": caller.role if caller is not None else None,
+            "spectate": wants_to_spectate(request),
         },
     }
     if interview.status == S.ACTIVE.value:

@@ -1,4 +1,4 @@
-"""Public candidate API: look up a take-home by passcode, start it, join a workspace.
+"""Public candidate API: look up a take-home by passcode, start it, join a workspace, submit.
 
 No staff login: the passcode or the workspace password is the credential, so every route is
 rate limited per client IP (and passcode guessing also globally), and answers carry only the
@@ -24,6 +24,7 @@ from prequel.domain.interviews import InterviewStatus
 from prequel.domain.rules import normalize_passcode
 from prequel.interviews import inputs, service
 from prequel.interviews.candidate_page import load_candidate_page
+from prequel.interviews.ending import request_submit
 from prequel.interviews.errors import InterviewRefused, WrongPassword
 from prequel.realtime.sse import (
     MEDIA_TYPE,
@@ -203,6 +204,39 @@ async def join_workspace(
     await commit(db, state)
     candidate_session.grant(request, joined.id, joined.candidate_display_name)
     return await load_candidate_page(db, joined, state.settings)
+
+
+@router.post(
+    "/{interview_id}/submit",
+    dependencies=[CandidateCsrf],
+    responses={
+        403: {"description": "Missing or wrong X-CSRF-Token, or this browser has not joined."},
+        404: {"description": "Unknown interview."},
+        409: {"description": "Not a take-home, not running yet, or already ending."},
+    },
+)
+async def submit_take_home(
+    interview_id: str, request: Request, db: DbSession, state: StateDep
+) -> dict[str, Any]:
+    """The candidate is done early ("I'm done"): the test ends as at its deadline. The work
+    is saved, the hidden tests run, and the workspace is removed; the page's stream reports
+    each step. Only the browser holding this take-home (its session) can submit, once,
+    while the workspace runs."""
+    interview = await db.get(Interview, interview_id)
+    if interview is None:
+        raise ApiError(404, NO_INTERVIEW)
+    if not candidate_session.has_access(request, interview.id):
+        raise ApiError(
+            403,
+            "this browser has not opened this take-home test; open your link first",
+            code="not_joined",
+        )
+    try:
+        submitted = await request_submit(db, interview, state.settings)
+    except InterviewRefused as exc:
+        raise await refusal(db, state, exc) from exc
+    await commit(db, state)
+    return await load_candidate_page(db, submitted, state.settings)
 
 
 @router.get(

@@ -19,6 +19,7 @@ export const END_REASON = {
   time_up: "Time up",
   ended_by_interviewer: "Ended by interviewer",
   revoked: "Revoked",
+  submitted: "Submitted",
   expired: "Expired",
   failed: "Failed",
 };

@@ -118,7 +118,34 @@ async function start() {
   }
 }
 
+async function submit(event) {
+  const button = event.currentTarget;
+  const error = document.querySelector("[data-submit-error]");
+  const confirmed = await confirmDialog({
+    title: "Submit your work now?",
+    message: "The test ends now: your files are saved for your interviewer and your workspace closes. You cannot change anything afterwards.",
+    confirmLabel: "Submit and end the test",
+    danger: true,
+  });
+  if (!confirmed) return;
+  if (error) error.hidden = true;
+  button.disabled = true;
+  try {
+    show(await post(button.dataset.submitUrl));
+  } catch (failure) {
+    // Ended meanwhile (time up, closed by the interviewer): the page says which.
+    await refresh();
+    if (current.state === "active" && error) {
+      error.textContent = sentence(failure.message) || "Your work could not be submitted. Try again in a moment.";
+      error.hidden = false;
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
 if (startButton) startButton.addEventListener("click", start);
+for (const button of document.querySelectorAll("[data-submit]")) button.addEventListener("click", submit);
 
 connectEvents(data.events_url, {
   connection: (hello) => {
