@@ -13,6 +13,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,41 +56,35 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise invalid from None
 
 
-def parse_statuses(values: Sequence[str]) -> list[InterviewStatus]:
-    """Repeated (?status=a&status=b) or comma-separated (?status=a,b) values."""
-    statuses: list[InterviewStatus] = []
+Choice = TypeVar("Choice", bound=StrEnum)
+
+
+def _parse_choices(
+    values: Sequence[str], choices: type[Choice], what: str, field: str
+) -> list[Choice]:
+    """Repeated (?x=a&x=b) or comma-separated (?x=a,b) values of one enum."""
+    parsed: list[Choice] = []
     for value in values:
         for part in value.split(","):
             name = part.strip().lower()
             if not name:
                 continue
             try:
-                statuses.append(InterviewStatus(name))
+                parsed.append(choices(name))
             except ValueError:
-                allowed = ", ".join(s.value for s in InterviewStatus)
+                allowed = ", ".join(choice.value for choice in choices)
                 raise InvalidInput(
-                    f"unknown status {part.strip()!r}; use one of {allowed}", field="status"
+                    f"unknown {what} {part.strip()!r}; use one of {allowed}", field=field
                 ) from None
-    return statuses
+    return parsed
+
+
+def parse_statuses(values: Sequence[str]) -> list[InterviewStatus]:
+    return _parse_choices(values, InterviewStatus, "status", "status")
 
 
 def parse_end_reasons(values: Sequence[str]) -> list[EndReason]:
-    """Like parse_statuses, for end reasons (time_up, revoked, ...)."""
-    reasons: list[EndReason] = []
-    for value in values:
-        for part in value.split(","):
-            name = part.strip().lower()
-            if not name:
-                continue
-            try:
-                reasons.append(EndReason(name))
-            except ValueError:
-                allowed = ", ".join(r.value for r in EndReason)
-                raise InvalidInput(
-                    f"unknown end reason {part.strip()!r}; use one of {allowed}",
-                    field="end_reason",
-                ) from None
-    return reasons
+    return _parse_choices(values, EndReason, "end reason", "end_reason")
 
 
 def _escape_like(text: str) -> str:
