@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -245,7 +245,7 @@ async def run_tests(
     challenge_dir: Path,
     which: Which,
     limits: Limits,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any]]:
     """Events: {"type": "started"}, {"type": "result", ...} per test, {"type": "summary", ...}."""
     tests = load_test_command(challenge_dir)
     tests_dir = challenge_dir / (VISIBLE_TESTS_DIR if which == "visible" else HIDDEN_TESTS_DIR)

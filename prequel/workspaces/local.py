@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import httpx
 
+from prequel.agent.collab.settings import STATE_DIR_ENV
 from prequel.agent.config import AgentConfig
 from prequel.challenges.layout import FILES_DIR
 from prequel.sandbox.cgroups import CgroupError, CgroupSlot, discover
@@ -297,6 +298,9 @@ class LocalProvisioner:
             argv.append("--unsafe-sandbox")
         environment = {key: os.environ[key] for key in KEPT_ENVIRONMENT if key in os.environ}
         environment.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+        # Collaboration state outlives the agent process (and the machine's /tmp): a restarted
+        # agent restores the shared document, the chat and the notes from there.
+        environment[STATE_DIR_ENV] = str(layout.state)
         log_fd = os.open(layout.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
             os.write(log_fd, f"--- starting the agent at {time.ctime()}\n".encode())

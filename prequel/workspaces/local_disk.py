@@ -82,6 +82,12 @@ class Layout:
         return self.dir / "challenge"
 
     @property
+    def state(self) -> Path:
+        """The agent's collaboration state (document log, chat, notes, mode): beside the
+        workspace, never in it, so it is neither in the sandbox nor in the archive."""
+        return self.dir / "state"
+
+    @property
     def agent_token(self) -> Path:
         return self.dir / "agent.token"
 
@@ -240,6 +246,20 @@ def prepare_folders(layout: Layout, uid: int) -> None:
             chown_tree(layout.workspace, uid, uid)
     else:
         os.chown(layout.workspace, uid, uid)
+    _ensure_private_folder(layout.state, uid)
+
+
+def _ensure_private_folder(folder: Path, uid: int) -> None:
+    """A real folder (not a link) owned by `uid`, mode 0700: what the agent demands of its
+    state folder. An existing one is kept, with what it holds (a restarted agent needs it)."""
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise ProvisionError(f"{folder} is not a folder")
+    if info.st_uid != uid:
+        chown_tree(folder, uid, uid)
+    os.chmod(folder, 0o700)
 
 
 def install_challenge(

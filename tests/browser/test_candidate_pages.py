@@ -28,6 +28,10 @@ from tests.support.portal_process import PortalProcess, running_portal
 
 pytestmark = pytest.mark.browser
 
+SUBMIT = re.compile(r"done — submit")
+
+IDE_EDITABLE = '#ide .ide-editor .cm-content[contenteditable="true"]'
+
 LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 TABLET: ViewportSize = {"width": 820, "height": 1180}
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -168,18 +172,16 @@ def test_a_take_home_from_start_to_completed(
     shoot(phone_page, shots, "phone")
     phone.close()
 
-    # The link opens the workspace in a new tab: its files, one shown read-only.
+    # The link opens the workspace in a new tab: the IDE, with the statement beside the code.
     with context.expect_page() as opened:
         page.get_by_role("link", name="Open your workspace").click()
     workspace = opened.value
-    expect(workspace.get_by_role("heading", name="Files in your workspace")).to_be_visible()
-    expect(workspace.get_by_role("heading", name="About the challenge")).to_be_visible()
-    expect(workspace.locator(".file-view .markdown")).not_to_be_empty()
-    workspace.get_by_role("link", name="rate_limiter.py").click()
-    expect(workspace.get_by_role("heading", name="rate_limiter.py")).to_be_visible()
-    expect(workspace.locator(".file-content")).to_contain_text("class")
-    expect(workspace.locator("[data-countdown]")).to_have_text(re.compile(r"^\d+:\d\d$"))
-    expect(workspace.locator("[data-live-status]")).to_have_text("Live")
+    expect(workspace.locator(IDE_EDITABLE)).to_be_visible()
+    expect(workspace.locator(".ide-instructions")).not_to_be_empty()
+    workspace.locator(".ide-tree-item", has_text="rate_limiter.py").click()
+    expect(workspace.locator(".ide-editor .cm-content")).to_contain_text("class")
+    expect(workspace.locator("[data-testid=countdown]")).to_have_text(re.compile(r"^\d+:\d\d$"))
+    expect(workspace.get_by_role("button", name=SUBMIT)).to_be_visible()
     shoot(workspace, shots, "workspace")
     workspace.set_viewport_size(TABLET)
     shoot(workspace, shots, "workspace-tablet")
@@ -195,7 +197,7 @@ def test_a_take_home_from_start_to_completed(
     expect(elsewhere.locator(".field-error")).to_contain_text("Wrong workspace password")
     elsewhere.get_by_label("Workspace password", exact=True).fill(password)
     elsewhere.get_by_role("button", name="Open the workspace").click()
-    expect(elsewhere.get_by_role("heading", name="Files in your workspace")).to_be_visible()
+    expect(elsewhere.locator(IDE_EDITABLE)).to_be_visible()
     assert elsewhere.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shoot(elsewhere, shots, "phone-workspace")
     device.close()
@@ -223,7 +225,7 @@ def test_a_take_home_from_start_to_completed(
     expect(page.get_by_role("button", name="Start the test")).to_be_hidden()
     assert page.evaluate("window.__noReload") is True
     shoot(page, shots, "completed")
-    expect(workspace.get_by_role("heading", name="This session is over")).to_be_visible()
+    expect(workspace.locator("[data-testid=end-screen]")).to_contain_text("cancelled")
     assert dialogs == [], "a script ran from the candidate's name"
     context.close()
 
@@ -333,16 +335,14 @@ def test_a_live_candidate_joins_and_reaches_the_workspace(
     page.get_by_label("Workspace password").press("Enter")
     page.wait_for_url(re.compile(rf"/w/{interview['id']}/$"))
     # Still starting, or already ready: either way the files appear without a reload.
-    expect(page.get_by_role("heading", name="Files in your workspace")).to_be_visible(
-        timeout=PROVISIONING_MS
-    )
-    expect(page.get_by_text("joined as Alan")).to_be_visible()
-    expect(page.get_by_role("link", name="rate_limiter.py")).to_be_visible()
+    expect(page.locator(IDE_EDITABLE)).to_be_visible(timeout=PROVISIONING_MS)
+    expect(page.locator(".ide-people-holder")).to_contain_text("Alan (you)")
+    expect(page.locator(".ide-tree-item", has_text="rate_limiter.py")).to_be_visible()
     shoot(page, shots, "live-workspace")
 
     ended = staff.post(f"/api/interviews/{interview['id']}/destroy")
     assert ended.status_code == 200, ended.text
-    expect(page.get_by_role("heading", name="This session is over")).to_be_visible(
-        timeout=PROVISIONING_MS
+    expect(page.locator("[data-testid=end-screen]")).to_contain_text(
+        "The session has ended", timeout=PROVISIONING_MS
     )
     context.close()

@@ -39,13 +39,11 @@ PAGE = """<!doctype html>
   <link rel="stylesheet" href="/static/dist/ide.css">
   <script type="module" src="/static/dist/ide.js"></script>
 </head>
-<body>
-  <main>
-    <script type="application/json" id="ide-config">
-      {"interviewId": "bundle-test", "user": {"name": "Ada", "color": "#0a7f3f"}}
-    </script>
-    <div id="ide"></div>
-  </main>
+<body class="ide-page">
+  <script type="application/json" id="ide-config">
+    {"interviewId": "bundle-test", "user": {"name": "Ada", "color": "#0a7f3f"}}
+  </script>
+  <main id="ide"></main>
 </body>
 </html>
 """
@@ -66,8 +64,14 @@ def collect_console_errors(page: Page) -> list[str]:
     errors: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
-        # Chromium itself reports each refused WebSocket handshake; anything else is ours.
-        if message.type == "error" and "WebSocket connection to" not in message.text:
+        # Chromium itself reports each refused WebSocket handshake, and each failed request
+        # to the agent these pages have none or half of (the test panel's /tests/last);
+        # anything else, CSP violations first, is ours.
+        if (
+            message.type == "error"
+            and "WebSocket connection to" not in message.text
+            and "Failed to load resource" not in message.text
+        ):
             errors.append(message.text)
 
     page.on("console", on_console)
@@ -107,11 +111,12 @@ def test_bundle_mounts_the_editor_and_terminal_without_an_agent(
     expect(editor).to_be_visible()
     expect(page.locator("#ide .ide-editor .cm-lineNumbers")).to_be_visible()
     # No document yet (no agent, no hello): nothing is editable.
-    expect(page.locator("#ide .cm-content")).to_have_attribute("contenteditable", "false")
-    expect(page.locator("#ide .ide-terminal .xterm")).to_be_visible()
-    expect(page.locator("#ide .ide-files")).to_contain_text("No files yet")
+    content = page.locator("#ide .ide-editor .cm-content")
+    expect(content).to_have_attribute("contenteditable", "false")
+    expect(page.locator("#ide .ide-panel-body-terminal .xterm")).to_be_visible()
+    expect(page.locator("#ide .ide-left")).to_contain_text("No files yet")
     expect(page.locator("#ide")).to_have_attribute("data-status", "reconnecting")
-    expect(page.get_by_role("status")).to_have_text("Reconnecting…")
+    expect(page.locator(".ide-banner")).to_contain_text("Reconnecting…")
     page.wait_for_timeout(1500)  # a few reconnection attempts, still no uncaught error
     page.screenshot(path=str(artifacts / "ide-bundle.png"))
 
@@ -277,14 +282,14 @@ def test_bundle_edits_the_shared_document_and_follows_the_agent(
     console_errors = collect_console_errors(page)
     page.goto(f"{agent.url}/index.html")
 
-    files = page.locator("#ide .ide-files")
-    expect(files.get_by_role("button", name="src/app.py")).to_be_visible()
-    expect(files.get_by_role("button", name="README.md")).to_be_visible()
+    files = page.locator("#ide .ide-left")
+    expect(files.locator('[data-action=open][data-path="src/app.py"]')).to_be_visible()
+    expect(files.locator('[data-action=open][data-path="README.md"]')).to_be_visible()
     expect(page.locator("#ide")).to_have_attribute("data-status", "connected")
-    expect(page.get_by_role("status")).to_be_hidden()
+    expect(page.locator(".ide-banner")).to_be_hidden()
 
-    files.get_by_role("button", name="src/app.py").click()
-    content = page.locator("#ide .cm-content")
+    files.locator('[data-action=open][data-path="src/app.py"]').click()
+    content = page.locator("#ide .ide-editor .cm-content")
     expect(content).to_contain_text("return 41")
     expect(content).to_have_attribute("contenteditable", "true")
     # Python highlighting arrives from its own chunk: `def` becomes a keyword token.
@@ -313,9 +318,9 @@ def test_bundle_edits_the_shared_document_and_follows_the_agent(
     expect(content).to_have_attribute("contenteditable", "true")
 
     # The terminal sends keystrokes as input messages and shows output messages.
-    page.locator("#ide .ide-terminal .xterm").click()
+    page.locator("#ide .ide-panel-body-terminal .xterm").click()
     page.keyboard.type("echo hi")
-    expect(page.locator("#ide .ide-terminal .xterm-rows")).to_contain_text("echo hi")
+    expect(page.locator("#ide .ide-panel-body-terminal .xterm-rows")).to_contain_text("echo hi")
     assert {"type": "input", "data": "e"} in agent.terminal_messages
     assert any(m["type"] == "resize" for m in agent.terminal_messages)
     page.screenshot(path=str(artifacts / "ide-bundle-agent.png"))

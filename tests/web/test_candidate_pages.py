@@ -8,6 +8,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -94,6 +95,17 @@ def shown(html: str) -> list[str]:
 
 
 INSTRUCTIONS = "ready starting active"
+
+
+IDE_CONFIG = re.compile(r'<script type="application/json" id="ide-config">(.*?)</script>', re.S)
+
+
+def ide_config(html: str) -> dict[str, Any]:
+    """The IDE page's configuration for the bundle (frontend/src/ide/config.ts)."""
+    found = IDE_CONFIG.search(html)
+    assert found, "not the IDE page"
+    value: dict[str, Any] = json.loads(found.group(1))
+    return value
 
 
 def meta_token(html: str) -> str:
@@ -215,7 +227,14 @@ async def test_a_ready_workspace_shows_link_password_and_countdown(
     # Opening the link of a started test grants this browser the workspace.
     workspace = await browser.get(f"/w/{invitation['id']}/")
     assert workspace.status_code == 200
-    assert "Files in your workspace" in workspace.text or "not answering" in workspace.text
+    config = ide_config(workspace.text)
+    assert config["role"] == "candidate" and config["kind"] == "take_home"
+    assert config["submitUrl"] == f"/api/interviews/{invitation['id']}/submit"
+    assert config["modeUrl"] is None and config["backUrl"] is None
+    assert config["candidateName"] is None
+    assert config["deadline"] == row.auto_destroy_at.isoformat()  # type: ignore[union-attr]
+    # The instructions travel as server-rendered Markdown, moved into the IDE's panel.
+    assert 'id="ide-instructions"' in workspace.text and "Write tests first." in workspace.text
 
 
 async def test_a_failed_start_asks_to_contact_the_interviewer(
@@ -387,7 +406,7 @@ async def test_the_workspace_refuses_browsers_without_access(
     assert "Your workspace is protected by a password." in login.text
     assert 'type="password" name="password"' in login.text
     assert_every_control_is_labelled(login.text)
-    assert "Files in your workspace" not in login.text
+    assert 'id="ide-config"' not in login.text
 
     missing = await browser.get("/w/nope/")
     assert missing.status_code == 404 and "No workspace has this link" in missing.text
@@ -416,9 +435,9 @@ async def test_a_take_home_workspace_opens_with_its_password(
     assert right.status_code == 200, right.text
     page = await browser.get(f"/w/{invitation['id']}/")
     assert page.status_code == 200
-    # No workspace runs in this test: the page says so instead of failing.
-    assert "The workspace is not answering right now" in page.text
-    assert "Take-home test" in page.text
+    # The IDE page; no workspace runs in this test, so its sockets would say "reconnecting".
+    assert ide_config(page.text)["role"] == "candidate"
+    assert page.headers["cache-control"] == "no-store"
 
 
 async def test_staff_of_the_organization_may_open_the_workspace(
@@ -430,6 +449,28 @@ async def test_staff_of_the_organization_may_open_the_workspace(
     assert "Your workspace is being prepared" in response.text
     assert "viewing as staff" in response.text
     assert f"/api/interviews/{interview['id']}/workspace-events" in response.text
+
+
+async def test_staff_get_the_ide_as_interviewers_or_spectators(
+    interviewer_client: httpx.AsyncClient, db: AsyncSession, settings: Settings
+) -> None:
+    interview = await live(interviewer_client, candidate_name="Grace <b>Hopper</b>")
+    _, fields = active_fields(settings)
+    await set_fields(db, interview["id"], **fields)
+    page = await interviewer_client.get(f"/w/{interview['id']}/", headers=HTML)
+    assert page.status_code == 200
+    config = ide_config(page.text)
+    assert config["role"] == "interviewer" and config["spectate"] is False
+    assert config["modeUrl"] == f"/api/interviews/{interview['id']}/collab-mode"
+    assert config["submitUrl"] is None and config["backUrl"] == "/interviews"
+    assert config["user"]["color"].startswith("#") and config["agentBase"].endswith("/agent")
+    # The name is data for the bundle (textContent), escaped inside the JSON block.
+    assert config["candidateName"] == "Grace <b>Hopper</b>" and "<b>Hopper" not in page.text
+
+    quiet = await interviewer_client.get(f"/w/{interview['id']}/?as=spectator", headers=HTML)
+    spectator = ide_config(quiet.text)
+    assert spectator["role"] == "spectator" and spectator["spectate"] is True
+    assert spectator["modeUrl"] is None
 
 
 async def test_the_workspace_stream_needs_access(

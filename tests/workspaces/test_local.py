@@ -135,6 +135,14 @@ async def test_the_folder_layout_tokens_and_modes(provisioner: LocalProvisioner)
     assert label["interview_id"] == handle.interview_id
     assert label["name"] == handle.name
     assert label["uid"] == handle.uid
+    # The collaboration state: private to the uid, beside the workspace, named to the agent.
+    state = where.state.stat()
+    assert (state.st_uid, stat.S_IMODE(state.st_mode)) == (handle.uid, 0o700)
+    assert handle.pid is not None
+    assert f"PREQUEL_AGENT_STATE_DIR={where.state}".encode() in environment_of(handle.pid)
+    async with provisioner.agent_client(handle) as client:
+        assert (await client.get("/collab/status")).status_code == 200
+    assert (where.state / "doc").is_dir()
 
 
 async def test_candidate_code_runs_as_the_uid_and_cannot_see_the_challenge(

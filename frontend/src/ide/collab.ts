@@ -13,8 +13,9 @@ import type * as encoding from "lib0/encoding";
 import { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
 
-import { type IdeConfig, agentSocketUrl } from "./config";
+import { type IdeConfig, agentParams, agentSocketBase } from "./config";
 import { Emitter } from "./events";
+import { type NetworkWatcher, watchNetwork } from "./network";
 
 export const MESSAGE_NOTICE = 100;
 
@@ -114,9 +115,11 @@ export class CollabSession extends Emitter<CollabEvents> {
   status: ConnectionStatus = "connecting";
 
   private readonly serverUrl: string;
+  private readonly baseParams: Record<string, string>;
   private recreations = 0;
   private recreateTimer: ReturnType<typeof setTimeout> | null = null;
   private destroyed = false;
+  private readonly network: NetworkWatcher;
 
   constructor(
     config: IdeConfig,
@@ -125,12 +128,24 @@ export class CollabSession extends Emitter<CollabEvents> {
   ) {
     super();
     // y-websocket connects to `${serverUrl}/${room}`: /w/{id}/agent/collab/doc.
-    this.serverUrl = agentSocketUrl(config, "collab");
+    this.serverUrl = agentSocketBase(config, "collab");
+    this.baseParams = agentParams(config);
     this.connect();
+    this.network = watchNetwork(
+      () => {
+        // Edits made meanwhile stay in the Y.Doc and are merged on reconnection.
+        this.provider.disconnect();
+        if (this.status !== "stopped") this.setStatus({ status: "reconnecting" });
+      },
+      () => {
+        if (this.status !== "stopped") this.provider.connect();
+      },
+    );
   }
 
   destroy(): void {
     this.destroyed = true;
+    this.network.stop();
     if (this.recreateTimer !== null) clearTimeout(this.recreateTimer);
     this.provider.destroy();
     this.doc.destroy();
@@ -141,6 +156,7 @@ export class CollabSession extends Emitter<CollabEvents> {
     const provider = new WebsocketProvider(this.serverUrl, this.room, doc, {
       // Tabs must not sync behind the agent's back: it decides who may write.
       disableBc: true,
+      params: { ...this.baseParams },
       // 44xx codes and 1009 are final for this Y.Doc; `closed` below decides what follows.
       shouldReconnect: (event) =>
         !(event.code >= 4400 && event.code < 4500) && event.code !== CLOSE_TOO_BIG,

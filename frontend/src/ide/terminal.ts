@@ -10,6 +10,7 @@ import { Terminal } from "@xterm/xterm";
 
 import { type IdeConfig, agentSocketUrl } from "./config";
 import { Emitter } from "./events";
+import { type NetworkWatcher, watchNetwork } from "./network";
 
 /** stopped: the agent refused this viewer for good (a 44xx close code, e.g. 4400). */
 export type TerminalStatus = "connecting" | "connected" | "reconnecting" | "stopped";
@@ -38,6 +39,7 @@ export class SharedTerminal extends Emitter<TerminalEvents> {
   private resizeObserver: ResizeObserver | null = null;
   private freshConnection = false;
   private destroyed = false;
+  private readonly network: NetworkWatcher;
 
   constructor(config: IdeConfig, private readonly parent: HTMLElement) {
     super();
@@ -57,10 +59,32 @@ export class SharedTerminal extends Emitter<TerminalEvents> {
     this.resizeObserver.observe(parent);
     this.fitToParent();
     this.connect();
+    this.network = watchNetwork(
+      () => this.drop(),
+      () => {
+        // Back online: no need to wait for the backoff.
+        if (this.retryTimer === null || this.destroyed) return;
+        clearTimeout(this.retryTimer);
+        this.retryTimer = null;
+        this.failures = 0;
+        this.connect();
+      },
+    );
+  }
+
+  /** Read-only viewers and a finished session type nothing into the shell. */
+  setInputEnabled(enabled: boolean): void {
+    this.term.options.disableStdin = !enabled;
+  }
+
+  /** Fits the terminal after its panel was shown or resized by a splitter. */
+  refit(): void {
+    this.fitToParent();
   }
 
   destroy(): void {
     this.destroyed = true;
+    this.network.stop();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.resizeObserver?.disconnect();
     this.socket?.close();
@@ -94,14 +118,27 @@ export class SharedTerminal extends Emitter<TerminalEvents> {
         this.emit("status", "stopped");
         return;
       }
-      this.failures += 1;
-      this.emit("status", "reconnecting");
-      const delay = Math.min(250 * 2 ** (this.failures - 1), MAX_BACKOFF_MS);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        if (!this.destroyed) this.connect();
-      }, delay);
+      this.retryLater();
     };
+  }
+
+  private retryLater(): void {
+    this.failures += 1;
+    this.emit("status", "reconnecting");
+    const delay = Math.min(250 * 2 ** (this.failures - 1), MAX_BACKOFF_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.destroyed) this.connect();
+    }, delay);
+  }
+
+  /** The network is gone: forget this socket now (its close may take long) and retry. */
+  private drop(): void {
+    const socket = this.socket;
+    if (socket === null || this.destroyed) return;
+    this.socket = null;
+    socket.close();
+    if (this.retryTimer === null) this.retryLater();
   }
 
   private receive(raw: unknown): void {

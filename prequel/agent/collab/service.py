@@ -193,6 +193,16 @@ class CollabService:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 await self.sync.tick(scan=False)  # what was typed last reaches the disk now
 
+    async def flush_to_disk(self) -> None:
+        """What was just typed reaches the disk now (not up to a flush interval later), before
+        a run, a test run or an archive reads the files."""
+        if self.sync is None:
+            return
+        try:
+            await self.sync.tick(scan=False)
+        except Exception:  # the caller reads the disk as it is; the loop retries the flush
+            log.exception("collaboration could not flush the document to disk")
+
     # upkeep ---------------------------------------------------------------------------------
 
     async def _maintain(self) -> None:

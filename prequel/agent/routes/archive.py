@@ -9,11 +9,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from prequel.agent.archive import stream_archive
+from prequel.agent.routes.collab import flush_typing
 from prequel.agent.state import agent_state
 
 
 async def archive(request: Request) -> Response:
     state = agent_state(request)
+    await flush_typing(request)  # the archive holds the last keystrokes
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     name = f"workspace-{state.challenge.slug}-{stamp}" if state.challenge else f"workspace-{stamp}"
     return StreamingResponse(

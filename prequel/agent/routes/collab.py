@@ -61,6 +61,14 @@ async def collab_service(conn: HTTPConnection) -> CollabService:
     return service
 
 
+async def flush_typing(conn: HTTPConnection) -> None:
+    """Before reading the workspace's files: the shared document's last edits are written.
+    Does not start collaboration when nobody used it."""
+    service: CollabService | None = getattr(conn.app.state, "collab", None)
+    if service is not None:
+        await service.flush_to_disk()
+
+
 async def _open(websocket: WebSocket) -> tuple[CollabService, Identity] | None:
     """Accept the socket and find who it is; on failure close it with a reason and None."""
     await websocket.accept()

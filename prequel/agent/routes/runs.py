@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from prequel.agent.bodies import read_json
 from prequel.agent.errors import AgentError, AgentJSONResponse
 from prequel.agent.execution import Execution, command_for
+from prequel.agent.routes.collab import flush_typing
 from prequel.agent.state import agent_state
 from prequel.agent.streaming import Utf8Stream, receive_json, send_error
 from prequel.sandbox.outcome import Outcome
@@ -58,6 +59,7 @@ async def run_to_end(request: Request) -> Response:
     stdin = body.get("stdin", "")
     if not isinstance(stdin, str):
         raise AgentError(400, "bad_request", "'stdin' must be a string")
+    await flush_typing(request)  # the run sees what was just typed
     run_id, process = await execution(request).start_run(argv, limits)
     try:
         if stdin:
@@ -122,6 +124,7 @@ async def run_stream(websocket: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
+    await flush_typing(websocket)
     run_id, process = await execution(websocket).start_run(argv, limits)
     await websocket.send_json(
         {"type": "started", "run_id": run_id, "argv": argv, "limits": limits.as_dict()}

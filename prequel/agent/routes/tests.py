@@ -4,12 +4,15 @@ POST /tests          {"which": "visible"|"hidden", "limits"?} -> {"summary", "re
 WS   /tests/stream   client: {"type": "start", "which": ...}
                      server: {"type": "started"}, {"type": "result", ...} per test,
                      {"type": "summary", ...}
+GET  /tests/last     -> {"summary", "results", "finished_at"} of the latest visible run, or
+                     {"summary": null}
 Hidden tests need the portal's token; they run on a throwaway copy of the workspace.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.requests import HTTPConnection, Request
@@ -20,13 +23,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from prequel.agent.auth import require_portal
 from prequel.agent.bodies import read_json
 from prequel.agent.errors import AgentError, AgentJSONResponse
+from prequel.agent.last_tests import last_tests, remembered
+from prequel.agent.routes.collab import flush_typing
 from prequel.agent.routes.runs import execution
 from prequel.agent.state import agent_state
 from prequel.agent.streaming import receive_json, send_error
 from prequel.agent.testrun import Which, run_tests
 
 
-def _events(conn: HTTPConnection, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+def _events(conn: HTTPConnection, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any]]:
     which = body.get("which", "visible")
     if which not in ("visible", "hidden"):
         raise AgentError(400, "bad_request", "'which' must be 'visible' or 'hidden'")
@@ -38,18 +43,22 @@ def _events(conn: HTTPConnection, body: dict[str, Any]) -> AsyncIterator[dict[st
     runner = execution(conn)
     limits = runner.limits(body.get("limits"), base=runner.test_limits)
     chosen: Which = "hidden" if which == "hidden" else "visible"
-    return run_tests(
+    events = run_tests(
         runner.sandbox, state.config.workspace, state.config.challenge_dir, chosen, limits
     )
+    # Only visible results are kept for GET /tests/last: any caller may read them back.
+    return remembered(last_tests(conn), events) if chosen == "visible" else events
 
 
 async def run_all(request: Request) -> Response:
     body = await read_json(request, 64 * 1024, optional=True)
     results: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
-    async for event in _events(request, body):
-        if event["type"] == "summary":
-            summary = event
+    await flush_typing(request)  # tests (hidden ones at the end too) see the last keystrokes
+    async with contextlib.aclosing(_events(request, body)) as events:
+        async for event in events:
+            if event["type"] == "summary":
+                summary = event
     results = summary.pop("results", [])
     return AgentJSONResponse({"summary": summary, "results": results})
 
@@ -60,8 +69,10 @@ async def stream(websocket: WebSocket) -> None:
         start = await receive_json(websocket)
         if start["type"] != "start":
             raise AgentError(400, "bad_message", 'the first message must be {"type": "start"}')
-        async for event in _events(websocket, start):
-            await websocket.send_json(event)
+        await flush_typing(websocket)
+        async with contextlib.aclosing(_events(websocket, start)) as events:
+            async for event in events:
+                await websocket.send_json(event)
         await websocket.close()
     except AgentError as error:
         await send_error(websocket, error)
@@ -70,7 +81,13 @@ async def stream(websocket: WebSocket) -> None:
         return  # the generator's cleanup stops the sandboxed run
 
 
+async def last(request: Request) -> Response:
+    latest = await last_tests(request).get()
+    return AgentJSONResponse(latest if latest is not None else {"summary": None})
+
+
 routes: list[BaseRoute] = [
     Route("/tests", run_all, methods=["POST"]),
+    Route("/tests/last", last, methods=["GET"]),
     WebSocketRoute("/tests/stream", stream),
 ]

@@ -24,9 +24,9 @@ from prequel.interviews.views import join_path, workspace_path
 from prequel.state import AppState
 from prequel.web import candidate_session
 from prequel.web.deps import DbSession, OptionalPrincipal, StateDep, client_ip
+from prequel.web.ide_page import ide_config
 from prequel.web.routes.candidates import NO_PASSCODE, STARTED, too_many
 from prequel.web.workspace_access import caller_for, is_staff_of, may_enter, wants_to_spectate
-from prequel.web.workspace_files import read_workspace_files
 
 router = APIRouter(include_in_schema=False)
 
@@ -177,7 +177,6 @@ async def workspace_page(
     db: DbSession,
     state: StateDep,
     principal: OptionalPrincipal,
-    file: str | None = None,
 ) -> Response:
     interview = await db.get(Interview, interview_id)
     if interview is None:
@@ -212,26 +211,33 @@ async def workspace_page(
             },
             status_code=401,
         )
+    challenge = await _challenge(db, interview)
+    if interview.status == S.ACTIVE.value and caller is not None:
+        # The IDE; every other state keeps the page that explains it.
+        return state.templates.TemplateResponse(
+            request,
+            "ide/ide.html",
+            {
+                "ide_config": ide_config(
+                    interview, challenge, caller, spectate=wants_to_spectate(request)
+                ),
+                "statement": challenge.statement if challenge is not None else "",
+                "custom_instructions": interview.custom_instructions,
+            },
+            headers=NO_STORE,
+        )
     context: dict[str, Any] = {
         "interview": interview,
         "page": page,
-        "challenge": await _challenge(db, interview),
+        "challenge": challenge,
         "is_staff": is_staff_of(principal, interview),
         "display_name": candidate_session.display_name(request, interview.id),
         "workspace_url": workspace_path(interview.id),
-        "files": None,
         "page_data": {
             "status": interview.status,
             "events_url": f"/api/interviews/{interview.id}/workspace-events",
-            # The IDE's way to the agent (prequel.web.routes.workspace_proxy), and as whom;
-            # with ?as=spectator on this page, staff watch as spectators.
-            "agent_url": f"/w/{interview.id}/agent",
-            "role": caller.role if caller is not None else None,
-            "spectate": wants_to_spectate(request),
         },
     }
-    if interview.status == S.ACTIVE.value:
-        context["files"] = await read_workspace_files(db, state.provisioner, interview.id, file)
     return state.templates.TemplateResponse(
         request, "candidate/workspace.html", context, headers=NO_STORE
     )

@@ -4,8 +4,10 @@ go and move."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
+import tarfile
 from typing import Any
 
 import pytest
@@ -149,3 +151,25 @@ async def test_files_join_leave_and_move(collab: RunningAgent) -> None:
         alice.files["../escape.py"] = Text("nope\n")
         await wait_for(lambda: "../escape.py" not in alice.files, what="refused key")
         assert not (collab.workspace.parent / "escape.py").exists()
+
+
+async def test_the_archive_holds_what_was_just_typed(start_collab: StartCollab) -> None:
+    # A slow flush makes the race plain: without the flush before reading, the archive would
+    # hold the file as it was before the edit. Runs and test runs flush the same way
+    # (prequel.agent.routes.collab.flush_typing).
+    agent = start_collab(limits={"flush_seconds": 0.9})
+    async with (
+        yconnect(agent.socket_path, agent.token) as alice,
+        yconnect(agent.socket_path, agent.token) as bob,
+        agent.client() as client,
+    ):
+        alice.insert(FILE, 0, "# typed a moment ago\n")
+        # Bob sees it: the agent has it, but its disk flush is still ahead.
+        await wait_for(lambda: (bob.text(FILE) or "").startswith("# typed a moment ago\n"))
+        assert not read_file(agent, FILE).startswith("# typed")
+        archive = await client.get("/archive")
+        assert archive.status_code == 200
+        with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
+            member = tar.extractfile(FILE)
+            assert member is not None
+            assert member.read().decode().startswith("# typed a moment ago\n")

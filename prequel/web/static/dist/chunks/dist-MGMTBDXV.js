@@ -1,1 +1,0 @@
-import{a,b,c,d,e}from"./chunk-H2VDA4GJ.js";import"./chunk-QAQXIR74.js";import"./chunk-EKRHK5WC.js";import"./chunk-NHX5DTTI.js";import"./chunk-WVXT3OWN.js";import"./chunk-76G5KVJT.js";export{e as autoCloseTags,d as html,a as htmlCompletionSource,b as htmlCompletionSourceWith,c as htmlLanguage};

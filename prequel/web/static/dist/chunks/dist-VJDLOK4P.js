@@ -1,0 +1,1 @@
+import{a,b,c,d,e}from"./chunk-SA75EFWR.js";import"./chunk-I72XMDGO.js";import"./chunk-2TNGK366.js";import"./chunk-JJXCNILZ.js";import"./chunk-BB3AODD5.js";import"./chunk-YC2CAGTZ.js";export{e as autoCloseTags,d as html,a as htmlCompletionSource,b as htmlCompletionSourceWith,c as htmlLanguage};
