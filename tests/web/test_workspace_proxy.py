@@ -390,9 +390,9 @@ def test_staff_signed_in_with_a_cookie_use_the_proxy_like_the_ide(world: World) 
         assert signed_in.status_code == 200, signed_in.text
         page = browser.get(f"/w/{world.active_id}/")
         assert page.status_code == 200
-        data = json.loads(re.search(r'id="workspace-data">(.*?)</script>', page.text).group(1))  # type: ignore[union-attr]
+        data = json.loads(re.search(r'id="ide-config">(.*?)</script>', page.text).group(1))  # type: ignore[union-attr]
         assert data["role"] == "interviewer"
-        assert data["agent_url"] == f"/w/{world.active_id}/agent"
+        assert data["agentBase"] == f"/w/{world.active_id}/agent"
         spectating = browser.get(f"/w/{world.active_id}/", params={"as": "spectator"})
         assert '"role": "spectator"' in spectating.text
         browser.headers["X-CSRF-Token"] = csrf_token_from(page.text)
@@ -437,9 +437,22 @@ def test_the_portal_tokens_privileges_stay_with_the_portal(world: World) -> None
     with world.candidate_ws("tests/stream") as ws:
         ws.send(json.dumps({"type": "start", "which": "hidden"}))
         assert _closed_with(ws)[0] == 4403
-    with world.staff_ws("tests/stream", token=world.viewer_token) as ws:
+    with world.candidate_ws("tests/stream") as ws:
         ws.send(json.dumps({"type": "start", "which": "hidden"}).encode())  # binary frame
         assert _closed_with(ws)[0] == 4403
+    with world.staff_ws("tests/stream", token=world.viewer_token) as ws:
+        # A spectator runs no tests at all: refused before any frame.
+        assert _closed_with(ws) == (4403, "spectators watch: they cannot run code or tests")
+    # The recording is read by the portal only; spectators run nothing (they read results).
+    recording = world.candidate.get(world.agent(world.active_id, "recording"))
+    assert (recording.status_code, _error(recording)) == (403, "portal_only")
+    viewer = {"Authorization": f"Bearer {world.viewer_token}"}
+    run = world.staff.post(
+        world.agent(world.active_id, "runs"), json={"command": ["true"]}, headers=viewer
+    )
+    assert (run.status_code, _error(run)) == (403, "read_only")
+    last = world.staff.get(world.agent(world.active_id, "tests/last"), headers=viewer)
+    assert last.status_code == 200, last.text
     # Visible tests are the candidate's to run.
     visible = world.candidate.post(world.agent(world.active_id, "tests"), json={"which": "visible"})
     assert visible.status_code == 200, visible.text

@@ -82,7 +82,11 @@ export class Editor {
   // One undo history per shared text, kept while switching files, dropped with its document.
   private undoManagers = new WeakMap<Y.Text, Y.UndoManager>();
 
-  constructor(parent: HTMLElement) {
+  /** `onPaste` hears of every paste into the editor (its size in characters). */
+  constructor(
+    parent: HTMLElement,
+    private readonly onPaste: (path: string | null, size: number) => void = () => {},
+  ) {
     this.view = new EditorView({ parent, state: this.createState(null, null, null) });
   }
 
@@ -114,6 +118,13 @@ export class Editor {
   ): EditorState {
     const extensions: Extension[] = [
       baseExtensions(),
+      EditorView.domEventHandlers({
+        paste: (event) => {
+          const text = event.clipboardData?.getData("text/plain") ?? "";
+          this.onPaste(this.path, text.length);
+          return false; // CodeMirror inserts it as usual
+        },
+      }),
       this.access.of(editable(this.writable && path !== null)),
       this.language.of([]),
     ];

@@ -6,6 +6,7 @@
 // (instructions, chat, notes). Panes are resized with splitters and collapsed from their headers.
 import type * as Y from "yjs";
 
+import { ActivityReporter } from "./activity";
 import { ChatPanel } from "./chat";
 import { CollabSession, type Mode, type StatusEvent } from "./collab";
 import type { IdeConfig } from "./config";
@@ -246,7 +247,9 @@ export class Ide {
 
     // The shared document, the editor, the tree and the tabs ------------------------------
     this.session = new CollabSession(config, config.user);
-    this.editor = new Editor(editorPane);
+    // The candidate's focus and pastes are part of the recording (issue 7).
+    const activity = config.role === "candidate" ? new ActivityReporter(config) : null;
+    this.editor = new Editor(editorPane, (path, size) => activity?.paste(path, size, "clipboard"));
     this.files = sharedFiles(this.session.doc);
     this.tabs = new Tabs(tabsHolder, `prequel.ide.${config.interviewId}.tabs`);
     this.tree = new FileTree(left, config);

@@ -147,7 +147,12 @@ async def _enter(conn: HTTPConnection, state: AppState, interview_id: str) -> En
 # switched through POST /api/interviews/{id}/collab-mode (interviewer role), and hidden tests
 # run for interviewers only, never for the candidate or a spectator.
 MODE_PATH = "collab/mode"
-PORTAL_ONLY_PATHS = frozenset({"collab/status"})
+# The recording holds everyone's doing (and hidden test results at the end): the portal reads
+# it, never a browser. Browsers only add their focus and paste events (recording/events).
+PORTAL_ONLY_PATHS = frozenset({"collab/status", "recording"})
+# Spectators watch: they neither run code nor tests (their file writes and terminal input the
+# agent refuses itself).
+RUN_PATHS = ("runs", "tests")
 TESTS_PATH, TESTS_STREAM_PATH = "tests", "tests/stream"
 MAX_TESTS_BODY_BYTES = 64 * 1024
 HIDDEN_TESTS_REFUSED = "hidden tests are for the interviewer only"
@@ -157,7 +162,7 @@ def _normalized(path: str) -> str:
     return "/".join(part for part in path.split("/") if part)
 
 
-def _path_refusal(method: str, path: str) -> ApiError | None:
+def _path_refusal(method: str, path: str, role: str) -> ApiError | None:
     normalized = _normalized(path)
     if any(part in (".", "..") for part in normalized.split("/")):
         # URL clients fold dot segments, which would hide the path from the checks below.
@@ -169,6 +174,8 @@ def _path_refusal(method: str, path: str) -> ApiError | None:
             "POST /api/interviews/{id}/collab-mode",
             code="portal_only",
         )
+    if role == "spectator" and normalized.split("/")[0] in RUN_PATHS and normalized != "tests/last":
+        return ApiError(403, "spectators watch: they cannot run code or tests", code="read_only")
     return None
 
 
@@ -216,7 +223,7 @@ async def proxy_http(interview_id: str, path: str, request: Request, state: Stat
             '<meta name="csrf-token">',
             code="csrf_failed",
         )
-    refusal = _path_refusal(request.method, path)
+    refusal = _path_refusal(request.method, path, entered.caller.role)
     if refusal is not None:
         raise refusal
     headers = {
@@ -330,7 +337,7 @@ async def proxy_websocket(websocket: WebSocket, interview_id: str, path: str) ->
     except ApiError as error:
         await _refuse(websocket, CLOSE_CODES.get(error.status, CLOSE_UNREACHABLE), error.message)
         return
-    refusal = _path_refusal("GET", path)
+    refusal = _path_refusal("GET", path, entered.caller.role)
     if refusal is not None:
         await _refuse(websocket, 4403, refusal.message)
         return
