@@ -36,7 +36,8 @@ from prequel.agent.errors import (
 )
 from prequel.agent.execution import Execution
 from prequel.agent.files import Workspace
-from prequel.agent.routes import archive, collab, files, meta, runs, terminal, tests
+from prequel.agent.recording.recorder import Recorder
+from prequel.agent.routes import archive, collab, files, meta, recording, runs, terminal, tests
 from prequel.agent.state import AgentState
 from prequel.sandbox.runner import Sandbox
 from prequel.sandbox.selftest import self_test
@@ -45,7 +46,16 @@ log = logging.getLogger("prequel.agent")
 
 __all__ = ["ROUTE_MODULES", "AgentConfig", "create_agent_app"]
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (meta, files, archive, runs, tests, terminal, collab)
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    meta,
+    files,
+    archive,
+    runs,
+    tests,
+    terminal,
+    collab,
+    recording,
+)
 
 
 def _startup_checks(workspace: Workspace) -> dict[str, object]:
@@ -88,9 +98,12 @@ def create_agent_app(config: AgentConfig, *, extra_routes: Sequence[BaseRoute] =
         # The self-test runs beside the first requests so start-up stays fast; a broken
         # sandbox still fails closed, because every run then fails to start.
         probe = asyncio.create_task(_probe_sandbox(app, config, sandbox))
+        # Recording starts with the agent, so nothing that happens is missed.
+        app.state.recorder = Recorder.start(config.workspace)
         try:
             yield
         finally:
+            await app.state.recorder.close()
             probe.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await probe

@@ -54,6 +54,8 @@ class TerminalSession:
         self._scrollback = Scrollback()
         self._lock = asyncio.Lock()
         self.size = (24, 80)
+        # Hears all the shell's output (the recording).
+        self.on_output: Callable[[bytes], None] | None = None
 
     @property
     def running(self) -> bool:
@@ -103,6 +105,8 @@ class TerminalSession:
     async def _forward(self, process: SandboxProcess) -> None:
         async for _stream, chunk in process.output():
             self._scrollback.add(chunk)
+            if self.on_output is not None:
+                self.on_output(chunk)
             for viewer in list(self._viewers):
                 try:
                     await viewer(chunk)
@@ -111,6 +115,8 @@ class TerminalSession:
         outcome = await process.wait()
         notice = f"\r\n[shell ended: {outcome.detail or outcome.reason.value}]\r\n".encode()
         self._scrollback.add(notice)
+        if self.on_output is not None:
+            self.on_output(notice)
         for viewer in list(self._viewers):
             with contextlib.suppress(Exception):
                 await viewer(notice)

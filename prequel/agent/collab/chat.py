@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ log = logging.getLogger("prequel.agent.collab")
 
 class Chat:
     def __init__(self, path: Path, *, max_chars: int, max_history: int, max_bytes: int) -> None:
+        # Hears every stored message (the recording).
+        self.on_post: Callable[[dict[str, Any]], None] | None = None
         self.path = path
         self.max_chars = max_chars
         self.max_bytes = max_bytes
@@ -105,6 +108,8 @@ class Chat:
         self.stored_bytes += len(line)
         self.next_id += 1
         self.history.append(message)
+        if self.on_post is not None:
+            self.on_post(message)
         event = json.dumps({"type": "message", "message": message}, ensure_ascii=False)
         for listener in list(self.listeners):
             listener.put(event)

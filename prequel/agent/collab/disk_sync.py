@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,8 @@ class DiskSync:
         self.writes = 0
         self.last_scan = 0.0
         self.truncated = False
+        # Hears renames found on disk (the recording).
+        self.on_rename: Callable[[str, str], None] | None = None
         self._subscription = self.files.observe_deep(self._changed)
 
     # observing the document ---------------------------------------------------------------
@@ -213,6 +216,8 @@ class DiskSync:
                 del self.files[old]
             self.files[new] = Text(doc_text)
         self.bases[new] = Base(base.text, base.version, None)
+        if self.on_rename is not None:
+            self.on_rename(old, new)
         if doc_text != base.text:
             self.dirty.add(new)  # edits not yet written follow the file
         await self._disk_changed(new, info)

@@ -65,6 +65,9 @@ class CollabRoom(YRoom):
         self.owners: dict[int, SocketChannel] = {}  # awareness client id -> its connection
         self.hidden: set[int] = set()  # awareness client ids of spectators
         self.author = "server"  # who made the update being applied (set just before)
+        self.author_identity: Identity | None = None  # the same, for the recording
+        # Hears every update applied (the recording), with who made it (None: the agent).
+        self.on_update: Callable[[bytes, Identity | None], None] | None = None
         self.rejected = 0
         self.dropped = 0  # clients disconnected for reading too slowly
         self.peak_queue_bytes = 0
@@ -77,7 +80,10 @@ class CollabRoom(YRoom):
 
     def _persist_update(self, event: TransactionEvent) -> None:
         self.update_log.append(event.update, self.author)
+        if self.on_update is not None:
+            self.on_update(event.update, self.author_identity)
         self.author = "server"
+        self.author_identity = None
 
     @property
     def full(self) -> bool:
@@ -174,6 +180,7 @@ class CollabRoom(YRoom):
             self._reject(channel, "room_full", "the document reached its size limit")
             return None
         self.author = identity.user_id
+        self.author_identity = identity
         return message
 
     def _changes_doc(self, update: bytes) -> bool:

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,6 +63,9 @@ class CollabService:
         self.sync: DiskSync | None = None
         self.active = asyncio.Event()  # set while the shared document has clients
         self.doc_clients = 0
+        # Hears people joining (True) and leaving (False) the shared document (the recording).
+        self.on_presence: Callable[[Identity, bool], None] | None = None
+        self.recording_subscription: object | None = None  # keeps the recording's observer
         self._tasks: list[asyncio.Task[Any]] = []
 
     # start-up -------------------------------------------------------------------------------
@@ -156,6 +160,8 @@ class CollabService:
             max_message_bytes=self.settings.max_message_bytes,
         )
         is_doc = room_name == DOC_ROOM
+        if is_doc and self.on_presence is not None:
+            self.on_presence(identity, True)
         try:
             if is_doc:
                 await self._doc_client_joins()
@@ -170,6 +176,8 @@ class CollabService:
                 tasks.cancel_scope.cancel()
         finally:
             if is_doc:
+                if self.on_presence is not None:
+                    self.on_presence(identity, False)
                 await self._doc_client_leaves()
         if outbox.overflowed:
             with anyio.move_on_after(CLOSE_TIMEOUT), contextlib.suppress(Exception):

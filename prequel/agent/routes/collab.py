@@ -27,6 +27,8 @@ from prequel.agent.collab.outbox import Outbox
 from prequel.agent.collab.service import DOC_ROOM, MODES, CollabService
 from prequel.agent.collab.settings import StateDirError
 from prequel.agent.errors import AgentError, AgentJSONResponse
+from prequel.agent.recording.collab_hooks import attach as attach_recording
+from prequel.agent.recording.recorder import recorder
 from prequel.agent.state import agent_state
 
 log = logging.getLogger("prequel.agent.collab")
@@ -57,6 +59,8 @@ async def collab_service(conn: HTTPConnection) -> CollabService:
                 raise AgentError(
                     503, "collab_unavailable", f"collaboration is off: {exc}"
                 ) from None
+            # The recording hears the document, the chat and who comes and goes.
+            attach_recording(service, recorder(conn))
             state.collab = service
     return service
 

@@ -23,8 +23,10 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from prequel.agent.bodies import read_json
+from prequel.agent.collab.identity import identity_of
 from prequel.agent.errors import AgentError, AgentJSONResponse
 from prequel.agent.execution import Execution, command_for
+from prequel.agent.recording.recorder import SYSTEM, author_of, recorder
 from prequel.agent.routes.collab import flush_typing
 from prequel.agent.state import agent_state
 from prequel.agent.streaming import Utf8Stream, receive_json, send_error
@@ -53,6 +55,21 @@ def _outcome_json(run_id: str, outcome: Outcome) -> dict[str, Any]:
     return {"run_id": run_id, **outcome.to_json()}
 
 
+def _author(conn: HTTPConnection) -> dict[str, str]:
+    try:
+        return author_of(identity_of(conn))
+    except AgentError:
+        return SYSTEM
+
+
+def _recorded_exit(run_id: str, outcome: Outcome) -> dict[str, Any]:
+    """The outcome as recorded: its output already went out as run.output events."""
+    exit_json = _outcome_json(run_id, outcome)
+    for key in ("stdout", "stderr"):
+        exit_json.pop(key, None)
+    return exit_json
+
+
 async def run_to_end(request: Request) -> Response:
     body = await read_json(request, MAX_BODY_BYTES)
     argv, limits = _argv_and_limits(request, body)
@@ -61,8 +78,11 @@ async def run_to_end(request: Request) -> Response:
         raise AgentError(400, "bad_request", "'stdin' must be a string")
     await flush_typing(request)  # the run sees what was just typed
     run_id, process = await execution(request).start_run(argv, limits)
+    found, author = recorder(request), _author(request)
+    found.record(author, "run.start", {"run_id": run_id, "argv": argv, "file": body.get("file")})
     try:
         if stdin:
+            found.record(author, "run.input", {"run_id": run_id, "data": stdin})
             await process.write_stdin(stdin.encode())
         await process.close_stdin()
         outcome = await process.wait()
@@ -70,7 +90,14 @@ async def run_to_end(request: Request) -> Response:
         if not process.done:
             await process.stop()
         execution(request).finished(run_id)
-    return AgentJSONResponse(_outcome_json(run_id, outcome))
+    result = _outcome_json(run_id, outcome)
+    for stream in ("stdout", "stderr"):
+        if result.get(stream):
+            found.record(
+                SYSTEM, "run.output", {"run_id": run_id, "stream": stream, "data": result[stream]}
+            )
+    found.record(SYSTEM, "run.exit", _recorded_exit(run_id, outcome))
+    return AgentJSONResponse(result)
 
 
 async def stop_run(request: Request) -> Response:
@@ -81,19 +108,28 @@ async def stop_run(request: Request) -> Response:
     return AgentJSONResponse(_outcome_json(request.path_params["run_id"], outcome))
 
 
-async def _forward_output(websocket: WebSocket, process: SandboxProcess) -> None:
+async def _forward_output(websocket: WebSocket, process: SandboxProcess, run_id: str) -> None:
     decoders = {"stdout": Utf8Stream(), "stderr": Utf8Stream()}
+    found = recorder(websocket)
+
+    async def send(stream: str, text: str) -> None:
+        found.record_output(
+            SYSTEM, "run.output", f"{run_id}:{stream}", {"run_id": run_id, "stream": stream}, text
+        )
+        await websocket.send_json({"type": "output", "stream": stream, "data": text})
+
     async for stream, chunk in process.output():
         text = decoders[stream].feed(chunk)
         if text:
-            await websocket.send_json({"type": "output", "stream": stream, "data": text})
+            await send(stream, text)
     for stream, decoder in decoders.items():
         rest = decoder.flush()
         if rest:
-            await websocket.send_json({"type": "output", "stream": stream, "data": rest})
+            await send(stream, rest)
 
 
-async def _take_input(websocket: WebSocket, process: SandboxProcess) -> None:
+async def _take_input(websocket: WebSocket, process: SandboxProcess, run_id: str) -> None:
+    author = _author(websocket)
     while True:
         try:
             message = await receive_json(websocket)
@@ -102,6 +138,9 @@ async def _take_input(websocket: WebSocket, process: SandboxProcess) -> None:
             return
         kind = message["type"]
         if kind == "stdin" and isinstance(message.get("data"), str):
+            recorder(websocket).record(
+                author, "run.input", {"run_id": run_id, "data": message["data"]}
+            )
             await process.write_stdin(message["data"].encode())
         elif kind == "stdin_eof":
             await process.close_stdin()
@@ -126,12 +165,16 @@ async def run_stream(websocket: WebSocket) -> None:
         return
     await flush_typing(websocket)
     run_id, process = await execution(websocket).start_run(argv, limits)
+    recorder(websocket).record(
+        _author(websocket), "run.start", {"run_id": run_id, "argv": argv, "file": start.get("file")}
+    )
     await websocket.send_json(
         {"type": "started", "run_id": run_id, "argv": argv, "limits": limits.as_dict()}
     )
-    inputs = asyncio.create_task(_take_input(websocket, process))
+    inputs = asyncio.create_task(_take_input(websocket, process, run_id))
+    outcome: Outcome | None = None
     try:
-        await _forward_output(websocket, process)
+        await _forward_output(websocket, process, run_id)
         outcome = await process.wait()
         await websocket.send_json({"type": "exit", **_outcome_json(run_id, outcome)})
         await websocket.close()
@@ -142,8 +185,10 @@ async def run_stream(websocket: WebSocket) -> None:
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, AgentError):
             await inputs
         if not process.done:
-            await process.stop()
+            outcome = await process.stop()
         execution(websocket).finished(run_id)
+        if outcome is not None:
+            recorder(websocket).record(SYSTEM, "run.exit", _recorded_exit(run_id, outcome))
 
 
 routes: list[BaseRoute] = [

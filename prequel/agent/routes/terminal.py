@@ -17,8 +17,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from prequel.agent.collab.identity import identity_of, write_refusal
 from prequel.agent.errors import AgentError
+from prequel.agent.recording.recorder import SYSTEM, Recorder, author_of, recorder
 from prequel.agent.routes.runs import execution
 from prequel.agent.streaming import Utf8Stream, receive_json, send_error
+from prequel.agent.terminal import TerminalSession
 
 MAX_ROWS, MAX_COLS = 500, 1000
 NOTICE_INTERVAL_SECONDS = 1.0
@@ -34,6 +36,8 @@ async def terminal(websocket: WebSocket) -> None:
         return
     last_notice = float("-inf")
     session = execution(websocket).terminal
+    record_terminal(session, recorder(websocket))
+    author = author_of(identity_of(websocket))
     decoder = Utf8Stream()
 
     async def viewer(chunk: bytes) -> None:
@@ -55,6 +59,7 @@ async def terminal(websocket: WebSocket) -> None:
             if kind == "input" and isinstance(message.get("data"), str):
                 refusal = write_refusal(websocket)
                 if refusal is None:
+                    recorder(websocket).record(author, "terminal.input", {"data": message["data"]})
                     await session.write(message["data"].encode())
                 elif time.monotonic() - last_notice >= NOTICE_INTERVAL_SECONDS:
                     last_notice = time.monotonic()
@@ -64,13 +69,32 @@ async def terminal(websocket: WebSocket) -> None:
                 if not (isinstance(rows, int) and isinstance(cols, int)):
                     await send_error(websocket, AgentError(400, "bad_message", "rows/cols"))
                     continue
-                session.resize(max(1, min(rows, MAX_ROWS)), max(1, min(cols, MAX_COLS)))
+                size = (max(1, min(rows, MAX_ROWS)), max(1, min(cols, MAX_COLS)))
+                if size != session.size:
+                    recorder(websocket).record(
+                        author, "terminal.resize", {"rows": size[0], "cols": size[1]}
+                    )
+                session.resize(*size)
             else:
                 await send_error(websocket, AgentError(400, "bad_message", f"unexpected {kind!r}"))
     except WebSocketDisconnect:
         pass
     finally:
         session.detach(viewer)
+
+
+def record_terminal(session: TerminalSession, found: Recorder) -> None:
+    """The shell's output goes to the recording (once per session; decoded like the viewers')."""
+    if session.on_output is not None or not found.enabled:
+        return
+    decoder = Utf8Stream()
+
+    def on_output(chunk: bytes) -> None:
+        text = decoder.feed(chunk)
+        if text:
+            found.record_output(SYSTEM, "terminal.output", "shell", {}, text)
+
+    session.on_output = on_output
 
 
 routes: list[BaseRoute] = [WebSocketRoute("/terminal", terminal)]

@@ -22,8 +22,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from prequel.agent.auth import require_portal
 from prequel.agent.bodies import read_json
+from prequel.agent.collab.identity import identity_of
 from prequel.agent.errors import AgentError, AgentJSONResponse
 from prequel.agent.last_tests import last_tests, remembered
+from prequel.agent.recording.recorder import SYSTEM, Recorder, author_of, recorder
 from prequel.agent.routes.collab import flush_typing
 from prequel.agent.routes.runs import execution
 from prequel.agent.state import agent_state
@@ -46,8 +48,43 @@ def _events(conn: HTTPConnection, body: dict[str, Any]) -> AsyncGenerator[dict[s
     events = run_tests(
         runner.sandbox, state.config.workspace, state.config.challenge_dir, chosen, limits
     )
+    try:
+        author = author_of(identity_of(conn))
+    except AgentError:
+        author = SYSTEM
+    events = _recorded(recorder(conn), author, chosen, events)
     # Only visible results are kept for GET /tests/last: any caller may read them back.
     return remembered(last_tests(conn), events) if chosen == "visible" else events
+
+
+async def _recorded(
+    found: Recorder, author: dict[str, str], which: Which, events: AsyncGenerator[dict[str, Any]]
+) -> AsyncGenerator[dict[str, Any]]:
+    """The run's start, each result and the summary go to the recording as they pass."""
+    found.record(author, "tests.start", {"which": which})
+    async with contextlib.aclosing(events) as inner:
+        async for event in inner:
+            kind = event.get("type")
+            if kind == "result":
+                found.record(
+                    SYSTEM,
+                    "tests.result",
+                    {
+                        "which": which,
+                        **{
+                            key: event.get(key)
+                            for key in ("name", "outcome", "duration_seconds", "message")
+                        },
+                    },
+                )
+            elif kind == "summary":
+                summary = {
+                    key: value
+                    for key, value in event.items()
+                    if key not in ("type", "results", "stdout", "stderr")
+                }
+                found.record(SYSTEM, "tests.summary", {**summary, "which": which})
+            yield event
 
 
 async def run_all(request: Request) -> Response:
