@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
 from tests.support.ide import (
     EDITABLE,
+    agent_recording,
     create_live,
     editor_path,
     editor_text,
@@ -304,6 +305,57 @@ def terminal_lines(page: Page) -> str:
 def _last_size(screen: str) -> tuple[int, int] | None:
     sizes = re.findall(r"^(\d+) (\d+)\s*$", screen, re.M)
     return (int(sizes[-1][0]), int(sizes[-1][1])) if sizes else None
+
+
+def recorded(session: Session) -> list[dict[str, Any]]:
+    """The session's recording so far: the portal's copy when it collects one, else what the
+    workspace's agent still holds."""
+    stored = session.api.get(f"/api/interviews/{session.id}/recording.jsonl")
+    if stored.status_code == 200:
+        return [json.loads(line) for line in stored.text.splitlines() if line]
+    return agent_recording(session.portal, session.id)
+
+
+def test_pastes_and_focus_changes_are_recorded(session: Session) -> None:
+    page = session.candidate.page
+    session.candidate.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.evaluate("() => navigator.clipboard.writeText('pasted-from-elsewhere')")
+    page.locator(".ide-tree-item", has_text=MAIN).click()
+    wait_for(lambda: editor_path(page) == MAIN, what="the main file")
+    focus_editor(page, "End")
+    page.keyboard.press("Control+v")
+    wait_for(lambda: editor_text(page).endswith("pasted-from-elsewhere"), what="the paste")
+    # The candidate switches to another tab, then comes back. Headless Chromium has no window
+    # to lose focus, so the page is told its visibility as the browser would tell it.
+    for hidden in (True, False):
+        page.evaluate(
+            """(hidden) => {
+                Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+                document.dispatchEvent(new Event("visibilitychange"));
+            }""",
+            hidden,
+        )
+        time.sleep(0.6)  # the page waits 0.3 s for the focus to settle
+
+    def find(kind: str) -> list[dict[str, Any]]:
+        return [e for e in recorded(session) if e["type"] == kind]
+
+    wait_for(
+        lambda: find("paste") and len(find("presence.focus")) >= 2,
+        what=f"the events: {[e['type'] for e in recorded(session)][-8:]}",
+    )
+    paste = find("paste")[-1]
+    assert paste["author"]["role"] == "candidate"
+    assert paste["data"] == {
+        "path": MAIN,
+        "size": len("pasted-from-elsewhere"),
+        "source": "clipboard",
+    }
+    assert [e["data"]["state"] for e in find("presence.focus")][-2:] == ["lost", "regained"]
+    # Put the file back as it was for the next tests.
+    for _ in range(len("pasted-from-elsewhere")):
+        page.keyboard.press("Backspace")
+    wait_for(lambda: not editor_text(page).endswith("elsewhere"), what="the undo of the paste")
 
 
 def test_private_notes_never_reach_the_candidate(session: Session, shots: Path) -> None:

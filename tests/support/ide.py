@@ -3,8 +3,10 @@ sign in, join as the candidate, and read the IDE's state."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,3 +81,29 @@ def editor_text(page: Page) -> str:
 def editor_path(page: Page) -> str | None:
     path: str | None = page.evaluate("() => window.prequelIde.editorState().path")
     return path
+
+
+def workspace_folder(portal: PortalProcess, interview_id: str) -> Path:
+    """The local workspace folder of an interview (its owner.json names the interview)."""
+    for label in (portal.data_dir / "workspaces").glob("*/owner.json"):
+        if json.loads(label.read_text())["interview_id"] == interview_id:
+            return label.parent
+    raise AssertionError(f"no workspace folder for {interview_id}")
+
+
+def agent_recording(portal: PortalProcess, interview_id: str) -> list[dict[str, Any]]:
+    """The events the workspace's agent still holds (straight from the agent, as the portal
+    reads them, without acknowledging any)."""
+    folder = workspace_folder(portal, interview_id)
+    endpoint = json.loads((folder / "owner.json").read_text())["endpoint"]
+    token = (folder / "portal.token").read_text().strip()
+    transport = httpx.HTTPTransport(uds=endpoint.removeprefix("unix:"))
+    with httpx.Client(transport=transport, base_url="http://agent", timeout=30) as agent:
+        response = agent.get(
+            "/recording",
+            params={"after": 0, "limit": 5000},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200, response.text
+    events: list[dict[str, Any]] = response.json()["events"]
+    return events
