@@ -524,6 +524,50 @@ def test_a_reopened_tab_gets_everything_back(session: Session, shots: Path) -> N
     session.candidate.page = page
 
 
+def test_panes_resize_and_collapse_keys_are_absorbed_and_leaving_asks(
+    session: Session, shots: Path
+) -> None:
+    page = session.candidate.page
+    left = page.locator(".ide-left")
+    before = left.bounding_box()
+    assert before is not None
+    splitter = page.get_by_role("separator", name="Resize the file tree")
+    box = splitter.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 90, box["y"] + 200, steps=5)
+    page.mouse.up()
+    after = left.bounding_box()
+    assert after is not None and after["width"] > before["width"] + 60
+    splitter.focus()
+    page.keyboard.press("ArrowLeft")
+    narrowed = left.bounding_box()
+    assert narrowed is not None and narrowed["width"] < after["width"]
+
+    side = page.locator(".ide-right")
+    wide = side.bounding_box()
+    page.get_by_role("button", name="Collapse the side panel").click()
+    narrow = side.bounding_box()
+    assert wide is not None and narrow is not None and narrow["width"] < 60
+    shoot(page, shots, "side-collapsed")
+    page.get_by_role("button", name="Expand the side panel").click()
+    expanded = side.bounding_box()
+    assert expanded is not None and expanded["width"] == wide["width"]
+
+    # Ctrl-S saves nothing (the work is always saved) but says so; no browser dialog opens.
+    focus_editor(page, "End")
+    page.keyboard.press("Control+s")
+    expect(page.locator("[data-testid=saved]")).to_have_class(re.compile("is-flash"))
+
+    # Leaving a running session asks first.
+    with page.expect_event("dialog") as asked:
+        page.close(run_before_unload=True)
+    assert asked.value.type == "beforeunload"
+    asked.value.dismiss()
+    assert not page.is_closed()
+
+
 def test_a_spectator_watches_read_only_and_unseen(
     session: Session, browser: Browser, shots: Path
 ) -> None:

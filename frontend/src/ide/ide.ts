@@ -360,7 +360,8 @@ export class Ide {
     window.addEventListener("beforeunload", (event) => {
       if (config.role === "candidate" && this.ended === null) {
         event.preventDefault();
-        event.returnValue = "";
+        // Both, for every browser: the standard call and the legacy (non-empty) value.
+        event.returnValue = "Your session is still running.";
       }
     });
     this.applyAccess();
