@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,11 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[st
     return f"invalid input: {summary}", problems
 
 
+def database_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked": transient, the transaction was rolled back."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -118,6 +124,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return _respond(request, ApiError(422, message, details=problems))
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
+        if database_busy(exc):
+            # SQLite refuses a write whose transaction read before another writer committed
+            # (busy_timeout cannot help there); nothing was written, so a retry is safe.
+            log.warning("database busy on %s %s; answered 503", request.method, request.url.path)
+            return _respond(
+                request,
+                ApiError(
+                    503,
+                    "the database is busy with other writes; retry in a moment",
+                    code="database_busy",
+                    headers={"Retry-After": "1"},
+                ),
+            )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _respond(
             request,
