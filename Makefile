@@ -6,6 +6,10 @@
 PYTHON ?= python3
 PORT ?= 8000
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`. Most tests wait on subprocesses (portals, agents,
+# Chromium), so more workers than cores still pays; PYTEST_ARGS='-n 0' runs in one process.
+# loadfile keeps each test file on one worker: module-scoped portals and browsers start once.
+PYTEST_WORKERS ?= 3
 
 # The test suite runs its database contract tests on PostgreSQL too, and its Redis-backed
 # tests against a real Redis. Override either from the environment.
@@ -20,7 +24,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help venv run system-deps services test check format bench clean frontend frontend-check
 
 help: ## List the targets
-	@echo "Usage: make TARGET [PORT=8000] [PYTEST_ARGS=...]"
+	@echo "Usage: make TARGET [PORT=8000] [PYTEST_ARGS=...] [PYTEST_WORKERS=3]"
 	@echo
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
 		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -64,7 +68,7 @@ services: ## Make sure PostgreSQL (:5432) and Redis (:6379) are running
 test: $(STAMP) system-deps services ## Run the test suite (PYTEST_ARGS=... passes options)
 	PREQUEL_TEST_DATABASE_URL='$(PREQUEL_TEST_DATABASE_URL)' \
 	PREQUEL_TEST_REDIS_URL='$(PREQUEL_TEST_REDIS_URL)' \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Runs all three even when one fails, so one pass shows every problem.
 check: $(STAMP) ## ruff format --check, ruff check and mypy (strict)

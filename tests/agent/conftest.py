@@ -15,7 +15,6 @@ pid, client(token=...), portal_client(), anonymous_client(), stop() and log().
 
 from __future__ import annotations
 
-import itertools
 import os
 import secrets
 import selectors
@@ -34,6 +33,7 @@ import httpx
 import pytest
 
 from prequel.sandbox.ownership import chown_tree
+from tests.support import uids
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SAMPLE = ROOT / "challenges" / "rate-limiter"
@@ -50,13 +50,10 @@ def write_token(path: Path, token: str | None = None, mode: int = 0o600) -> str:
     return token
 
 
-_UIDS = itertools.count(240_000 + (os.getpid() % 150) * 400)
-
-
 def fresh_uid() -> int:
     """A uid of its own for one agent's workspace, with nothing of it running on the host."""
     while True:
-        uid = next(_UIDS)
+        uid = uids.take()
         found = subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, check=False)
         if found.returncode == 1:
             return uid

@@ -12,7 +12,6 @@ test-artifacts/screenshots/candidate-*.png.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -41,13 +40,11 @@ PROVISIONING_MS = 60_000
 
 @pytest.fixture(scope="module")
 def portal() -> Iterator[PortalProcess]:
-    # A uid range of our own: other portals on this machine must not share workspace uids.
-    uid_base = 400_000 + (os.getpid() % 1000) * 20
+    # running_portal gives the portal uids of its own; this one may use only the first.
     with running_portal(
         PREQUEL_WORKER__MINUTE_SECONDS="6",
         PREQUEL_WORKER__MAX_ATTEMPTS="1",
         PREQUEL_WORKSPACES__UID_COUNT="1",
-        PREQUEL_SANDBOX__UID_BASE=str(uid_base),
     ) as running:
         yield running
 

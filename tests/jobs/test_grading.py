@@ -144,11 +144,11 @@ def test_submit_early_runs_the_hidden_tests_and_scores_a_hidden_failure(
         try:
             stream.wait_for(lambda e: e.type == "connection")
             asyncio.run(write_solution(portal, interview_id, NO_VALIDATION))
-            # The take-home page and the workspace page offer the candidate the button.
+            # The take-home page and the IDE offer the candidate the button.
             assert "data-submit-url" in candidate.get(f"/take-home/{passcode}").text
             workspace = candidate.get(f"/w/{interview_id}/")
             assert workspace.status_code == 200
-            assert f'data-submit-url="/api/interviews/{interview_id}/submit"' in workspace.text
+            assert f'"submitUrl": "/api/interviews/{interview_id}/submit"' in workspace.text
 
             submitted = candidate.post(f"/api/interviews/{interview_id}/submit")
             assert submitted.status_code == 200, submitted.text

@@ -12,13 +12,17 @@ from prequel.challenges.bundle import pack
 from prequel.settings import load_settings
 from prequel.workspaces.base import ChallengeFiles, Handle, workspace_name
 from prequel.workspaces.local import LocalProvisioner
+from tests.support import uids
 from tests.support.portal_process import PortalProcess, agent_processes
 
 SAMPLE = "challenges/rate-limiter"
 
 
 async def make_orphan(portal: PortalProcess) -> Handle:
-    settings = load_settings(data_dir=portal.data_dir, env="test", sandbox={"uid_base": 250000})
+    # A uid outside the portal's range, as a workspace left by another portal would have.
+    settings = load_settings(
+        data_dir=portal.data_dir, env="test", sandbox={"uid_base": uids.take()}
+    )
     provisioner = LocalProvisioner(settings)
     interview_id = uuid.uuid4().hex
     handle = Handle(interview_id, "local", workspace_name(interview_id))

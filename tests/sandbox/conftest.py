@@ -6,7 +6,6 @@ bubblewrap; without either they fail with a message saying so, since CI provides
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 from prequel.sandbox.limits import KIB, MIB, Limits
 from prequel.sandbox.outcome import Outcome, StopReason
 from prequel.sandbox.runner import Sandbox
+from tests.support import uids
 
 # Tight limits keep the hostile cases fast: a runaway ends within about a second.
 TIGHT = Limits(
@@ -31,9 +31,6 @@ TIGHT = Limits(
     tmp_bytes=4 * MIB,
 )
 PYTHON = "/usr/bin/python3"
-
-# A block of uids per pytest process, so concurrent runs of the suite never share one.
-_UIDS = itertools.count(210_000 + (os.getpid() % 150) * 400)
 
 
 def fail_without_sandbox() -> None:
@@ -57,7 +54,7 @@ def sandbox_base() -> Iterator[Path]:
 def uid() -> int:
     """A fresh uid with no process on the host (a zombie of an earlier run, say)."""
     while True:
-        candidate = next(_UIDS)
+        candidate = uids.take()
         if not uid_processes(candidate):
             return candidate
 

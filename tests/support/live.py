@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import uids
+
 PREQUEL = [sys.executable, "-c", "from prequel.cli import main; main()"]
 
 
@@ -69,6 +71,7 @@ def live_portal(data_dir: Path, **extra_env: str) -> Iterator[LivePortal]:
         "PREQUEL_DATA_DIR": str(data_dir),
         "PREQUEL_PORT": str(port),
         "PREQUEL_LOG_LEVEL": "warning",
+        **uids.portal_env(),
         **extra_env,
     }
     init = subprocess.run(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import uids
 from tests.support.live import PREQUEL, free_port, run_prequel, wait_until_serving
 
 # Interview minutes last 0.1 s by default here, so a 60-minute take-home ends in 6 s; the
@@ -40,6 +41,7 @@ class PortalProcess:
             "PREQUEL_DATA_DIR": str(data_dir),
             "PREQUEL_PORT": str(self.port),
             "PREQUEL_LOG_LEVEL": "warning",
+            **uids.portal_env(),
             **extra_env,
         }
         self.process: subprocess.Popen[bytes] | None = None

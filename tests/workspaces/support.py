@@ -8,9 +8,7 @@ tests share these. A backend joins the contract by adding a factory to BACKENDS.
 from __future__ import annotations
 
 import functools
-import itertools
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -32,15 +30,10 @@ from prequel.workspaces.base import (
     workspace_name,
 )
 from prequel.workspaces.local import LocalProvisioner
+from tests.support import uids
 
 SAMPLES = Path(__file__).resolve().parents[2] / "challenges"
 UID_BLOCK = 64
-# Workspace uids for this test session: a random block far from tests/agent's fresh_uid
-# (240000-300000) and from the default base, so parallel runs rarely meet; each backend
-# instance takes the next UID_BLOCK of them.
-_UID_BLOCKS = itertools.count(
-    random.SystemRandom().randrange(300_000, 890_000, UID_BLOCK), UID_BLOCK
-)
 
 
 @functools.cache
@@ -66,7 +59,8 @@ def local_settings(data_dir: Path, root: Path, **overrides: Any) -> Settings:
         env="test",
         data_dir=data_dir,
         workspaces={"root": root, "uid_count": UID_BLOCK, "start_timeout_seconds": 30},
-        sandbox={"uid_base": next(_UID_BLOCKS)},
+        # Each backend instance gets uids of its own (tests/support/uids.py).
+        sandbox={"uid_base": uids.take(UID_BLOCK)},
         **overrides,
     )
 

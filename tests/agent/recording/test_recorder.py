@@ -47,6 +47,7 @@ async def test_edits_chat_presence_and_files_are_recorded_with_their_authors(
 ) -> None:
     agent = start_collab()
     headers = staff_headers("interviewer", "user-ida", "Ida")
+    assert agent.portal_token is not None
     async with (
         yconnect(agent.socket_path, agent.token) as candidate,
         yconnect(agent.socket_path, agent.portal_token, headers=headers) as interviewer,
@@ -76,8 +77,9 @@ async def test_edits_chat_presence_and_files_are_recorded_with_their_authors(
     created = of_type(events, "file.create")
     assert {"path": "notes.md"} in [event["data"] for event in created]
     assert [e["author"]["id"] for e in created if e["data"]["path"] == "notes.md"] == ["user-ida"]
-    chat = of_type(events, "chat.message")
-    assert [(e["author"]["role"], e["data"]["text"]) for e in chat] == [("candidate", "hi there")]
+    messages = of_type(events, "chat.message")
+    said = [(e["author"]["role"], e["data"]["text"]) for e in messages]
+    assert said == [("candidate", "hi there")]
     joins = [(e["type"], e["author"]["role"]) for e in events if e["type"].startswith("presence")]
     assert ("presence.join", "candidate") in joins and ("presence.leave", "interviewer") in joins
 
