@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -14,6 +13,7 @@ import pytest
 
 from tests.agent.conftest import ROOT, RunningAgent, StartAgent, fresh_uid, short_tempdir
 from tests.agent.wsclient import connect, receive, receive_until, send
+from tests.support.uid_processes import uid_processes
 
 
 @pytest.fixture
@@ -22,17 +22,8 @@ def sandboxed(start_agent: StartAgent) -> Iterator[RunningAgent]:
     running = start_agent(user=f"{uid}:{uid}")
     yield running
     running.stop()
-    # A child the agent killed on its way out may still be a zombie that init has yet to reap
-    # (slow under a loaded parallel run): zombies get a few seconds, living processes none.
-    deadline = time.monotonic() + 5
-    while True:
-        found = subprocess.run(["pgrep", "-a", "-u", str(uid)], capture_output=True, text=True)
-        lines = found.stdout.splitlines()
-        only_zombies = bool(lines) and all(line.endswith("<defunct>") for line in lines)
-        if not only_zombies or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert found.stdout == "", f"processes of the workspace uid outlived the agent:\n{found.stdout}"
+    left = uid_processes(uid)
+    assert left == [], f"processes of the workspace uid outlived the agent: {left}"
 
 
 async def test_run_a_command_to_the_end(sandboxed: RunningAgent) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from prequel.sandbox.limits import KIB, MIB, Limits
 from prequel.sandbox.outcome import Outcome, StopReason
 from prequel.sandbox.runner import Sandbox
 from tests.support import uids
+from tests.support.uid_processes import uid_processes
 
 # Tight limits keep the hostile cases fast: a runaway ends within about a second.
 TIGHT = Limits(
@@ -80,14 +80,6 @@ async def sandbox(workspace: Path, uid: int) -> AsyncIterator[Sandbox]:
     assert uid_processes(uid) == [], "processes of the test uid outlived the sandbox"
     leftovers = [str(path) for path in slot_dirs if path.exists()]
     assert leftovers == [], f"cgroups left behind: {leftovers}"
-
-
-def uid_processes(uid: int) -> list[str]:
-    """`pgrep -u UID` (zombies included): what of the workspace uid still exists on the host."""
-    found = subprocess.run(
-        ["pgrep", "-a", "-u", str(uid)], capture_output=True, text=True, check=False
-    )
-    return found.stdout.splitlines()
 
 
 def busy_run_cgroups(box: Sandbox) -> list[str]:

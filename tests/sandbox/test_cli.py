@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from prequel.cli import cli
-from tests.sandbox.conftest import uid_processes
+from tests.support.uid_processes import uid_processes
 
 
 @pytest.fixture

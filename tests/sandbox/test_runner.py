@@ -10,7 +10,8 @@ import pytest
 from prequel.sandbox.outcome import StopReason
 from prequel.sandbox.runner import Sandbox
 from prequel.settings import Settings
-from tests.sandbox.conftest import TIGHT, fail_without_sandbox, uid_processes
+from tests.sandbox.conftest import TIGHT, fail_without_sandbox
+from tests.support.uid_processes import uid_processes
 
 
 def test_root_must_name_an_unprivileged_uid(tmp_path: Path) -> None:

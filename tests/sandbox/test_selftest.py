@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from prequel.sandbox.selftest import self_test
-from tests.sandbox.conftest import fail_without_sandbox, uid_processes
+from tests.sandbox.conftest import fail_without_sandbox
+from tests.support.uid_processes import uid_processes
 
 
 async def test_this_machine_is_safe_and_the_check_is_quick(uid: int) -> None:
