@@ -10,9 +10,11 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -49,6 +51,9 @@ class Organization(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Report settings; None means the defaults (prequel.grading.settings).
+    scorecard_criteria: Mapped[list[Any] | None] = mapped_column(JSON)
+    score_weights: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -169,6 +174,8 @@ class Interview(Base):
     save_files: Mapped[bool] = mapped_column(Boolean, default=True)
     history_key: Mapped[str | None] = mapped_column(String(500))
     history_size: Mapped[int | None] = mapped_column(BigInteger)
+    # The interviewers' private notes, copied from the workspace before it is destroyed.
+    private_notes: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -284,3 +291,80 @@ class TestResult(Base):
     message: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordingEvent(Base):
+    """One event of a workspace's recording, as numbered by its agent (docs/recording-format.md).
+
+    Keyed by (interview, seq) so collecting the same batch twice (a retried poll, two workers,
+    a portal restarted before it acknowledged) stores it once."""
+
+    __tablename__ = "recording_events"
+    __table_args__ = (
+        Index("ix_recording_events_interview_type_seq", "interview_id", "type", "seq"),
+        # Seeking by time.
+        Index("ix_recording_events_interview_ts", "interview_id", "ts"),
+    )
+
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The agent's clock, seconds since the epoch.
+    ts: Mapped[float] = mapped_column(Float)
+    type: Mapped[str] = mapped_column(String(32))
+    author_id: Mapped[str] = mapped_column(String(64))
+    author_name: Mapped[str] = mapped_column(String(200))
+    author_role: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RecordingSnapshot(Base):
+    """The replay state after one event: every file and the terminal screen, so seeking
+    starts from the nearest snapshot instead of from the first event."""
+
+    __tablename__ = "recording_snapshots"
+
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[float] = mapped_column(Float)
+    # The shared document as one Yjs update (pycrdt's get_update()).
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    # The terminal screen and the last change: {"terminal": {...}, "last_change": {...}}.
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AnalysisReport(Base):
+    """Static analysis of the final files (ruff for Python), one row per interview."""
+
+    __tablename__ = "analysis_reports"
+
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    tool: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))  # ok | skipped | error
+    files_checked: Mapped[int] = mapped_column(Integer, default=0)
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Scorecard(Base):
+    """One interviewer's ratings, notes and recommendation for one interview."""
+
+    __tablename__ = "scorecards"
+    __table_args__ = (UniqueConstraint("interview_id", "author_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"))
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    # {criterion key: 1..4}
+    ratings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    recommendation: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,7 +1,8 @@
 """The destroy job: grade, archive, record the archive, remove the workspace, `destroyed`.
 
-The visible and hidden tests run first against the final files (prequel.interviews.grading);
-that is best effort and never keeps the work from being saved.
+The visible and hidden tests run first against the final files (prequel.interviews.grading),
+then the rest of the recording is collected (prequel.recording.collector.drain); both are
+best effort and never keep the work from being saved.
 
 The archive is stored and its key committed before the backend removes anything; if that
 fails the workspace stays and the job retries with backoff. `destroyed` is written only once
@@ -28,6 +29,7 @@ from prequel.jobs import queue
 from prequel.jobs.context import WorkerContext, handle_from_row, load_handle
 from prequel.jobs.oplog import OperationLog
 from prequel.realtime.outbox import commit_and_publish
+from prequel.recording.collector import drain
 
 S = InterviewStatus
 
@@ -124,6 +126,8 @@ async def run_destroy(ctx: WorkerContext, operation: Operation) -> None:
     if handle is not None:
         # Grading first, while the final files are still there; it never stops the destroy.
         await grade_final_work(ctx, interview.id, handle, log)
+        # Then what the workspace recorded (the hidden tests included) before it goes.
+        await drain(ctx, interview.id, handle, log)
         try:
             await log("saving the candidate's work")
             archived = await ctx.provisioner.destroy(handle, sink, log)

@@ -30,6 +30,7 @@ from prequel.jobs.destroy import run_destroy
 from prequel.jobs.reconciler import reconcile
 from prequel.realtime.bus import BusEvent, EventBus
 from prequel.realtime.outbox import commit_and_publish
+from prequel.recording.collector import RecordingCollector
 from prequel.settings import Settings
 from prequel.storage.base import BlobStore
 from prequel.workspaces.base import Provisioner
@@ -94,6 +95,7 @@ class Worker:
             ("sweep", self._sweep_loop),
             ("reconcile", self._reconcile_loop),
             ("bus", self._bus_loop),
+            ("recording", RecordingCollector(self.ctx).run),
         ):
             self._tasks.append(asyncio.create_task(loop(), name=f"worker-{name}"))
         self.ready.set()

@@ -1,10 +1,13 @@
 """What the staff and candidate interview routes share: committing so events reach the SSE
-streams, and turning a service's refusal into the JSON error the API answers with."""
+streams, turning a service's refusal into the JSON error the API answers with, and finding
+the organization's interview or answering 404."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prequel.db.models import Interview
+from prequel.interviews import service
 from prequel.interviews.errors import InterviewRefused
 from prequel.realtime.outbox import commit_and_publish
 from prequel.state import AppState
@@ -23,3 +26,15 @@ async def refusal(db: AsyncSession, state: AppState, exc: InterviewRefused) -> A
         await commit(db, state)
     details = [{"field": exc.field, "message": exc.message}] if exc.field else None
     return ApiError(exc.status, exc.message, code=exc.code, details=details, headers=exc.headers)
+
+
+async def interview_or_404(db: AsyncSession, org_id: str, interview_id: str) -> Interview:
+    """The organization's interview, or the 404 every staff endpoint answers."""
+    interview = await service.get_for_org(db, org_id, interview_id)
+    if interview is None:
+        raise ApiError(
+            404,
+            f"no interview {interview_id[:64]!r} in your organization; "
+            "GET /api/interviews lists them",
+        )
+    return interview

@@ -22,7 +22,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
 from tests.support.ide import (
     EDITABLE,
-    agent_recording,
     create_live,
     editor_path,
     editor_text,
@@ -308,12 +307,11 @@ def _last_size(screen: str) -> tuple[int, int] | None:
 
 
 def recorded(session: Session) -> list[dict[str, Any]]:
-    """The session's recording so far: the portal's copy when it collects one, else what the
-    workspace's agent still holds."""
+    """The session's recording as the portal has collected it so far (the export)."""
     stored = session.api.get(f"/api/interviews/{session.id}/recording.jsonl")
-    if stored.status_code == 200:
-        return [json.loads(line) for line in stored.text.splitlines() if line]
-    return agent_recording(session.portal, session.id)
+    assert stored.status_code == 200, stored.text
+    lines = [json.loads(line) for line in stored.text.splitlines() if line]
+    return lines[1:]  # after the header
 
 
 def test_pastes_and_focus_changes_are_recorded(session: Session) -> None:

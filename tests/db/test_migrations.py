@@ -26,6 +26,10 @@ TABLES = {
     "workspace_handles",
     "grading_runs",
     "test_results",
+    "recording_events",
+    "recording_snapshots",
+    "analysis_reports",
+    "scorecards",
 }
 
 
@@ -55,7 +59,12 @@ async def test_upgrade_downgrade_upgrade(database_url: str, tmp_path: Path) -> N
         assert await migrate.current_revision(engine) != migrate.head_revision()
         async with engine.connect() as conn:
             remaining = await conn.run_sync(_tables)
-        assert remaining == TABLES - {"grading_runs", "test_results"}
+        assert remaining == TABLES - {
+            "recording_events",
+            "recording_snapshots",
+            "analysis_reports",
+            "scorecards",
+        }
 
         await migrate.upgrade(engine)
         assert await migrate.is_up_to_date(engine)

@@ -89,21 +89,3 @@ def workspace_folder(portal: PortalProcess, interview_id: str) -> Path:
         if json.loads(label.read_text())["interview_id"] == interview_id:
             return label.parent
     raise AssertionError(f"no workspace folder for {interview_id}")
-
-
-def agent_recording(portal: PortalProcess, interview_id: str) -> list[dict[str, Any]]:
-    """The events the workspace's agent still holds (straight from the agent, as the portal
-    reads them, without acknowledging any)."""
-    folder = workspace_folder(portal, interview_id)
-    endpoint = json.loads((folder / "owner.json").read_text())["endpoint"]
-    token = (folder / "portal.token").read_text().strip()
-    transport = httpx.HTTPTransport(uds=endpoint.removeprefix("unix:"))
-    with httpx.Client(transport=transport, base_url="http://agent", timeout=30) as agent:
-        response = agent.get(
-            "/recording",
-            params={"after": 0, "limit": 5000},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    assert response.status_code == 200, response.text
-    events: list[dict[str, Any]] = response.json()["events"]
-    return events
