@@ -357,3 +357,53 @@ async def read_saved(blobs: BlobStore, key: str, path: str) -> TextFile:
     wanted = requested_path(path)  # refuse bad paths before fetching anything
     async with local_copy(blobs, key) as local:
         return await anyio.to_thread.run_sync(lambda: read_text(local, wanted))
+
+
+@dataclass(frozen=True)
+class SavedTexts:
+    """The text files of an archive for a printable page, within limits."""
+
+    files: list[TextFile]
+    left_out: int  # files not shown: binary, too large, or past the limits
+
+
+def _read_texts(local: Path, max_files: int, max_bytes: int) -> SavedTexts:
+    """One pass over the tar: a later member of a name replaces an earlier one."""
+    found: dict[str, TextFile | None] = {}
+    kept = 0  # bytes held, so a huge workspace never fills the memory
+    for tar, member in _members(local):
+        path = safe_path(member.name)
+        entry = _entry(member, path) if path is not None else None
+        if entry is None or entry.kind != "file":
+            if path is not None:
+                found.pop(path, None)
+            continue
+        text: TextFile | None = None
+        if kept + entry.size <= max_bytes:
+            stream = tar.extractfile(member)
+            data = stream.read(max_bytes + 1) if stream is not None else b""
+            if not looks_binary(data):
+                try:
+                    text = TextFile(entry.path, entry.size, entry.modified_at, data.decode("utf-8"))
+                except UnicodeDecodeError:
+                    text = None
+        kept += text.size if text is not None else 0
+        found[entry.path] = text
+    files: list[TextFile] = []
+    left_out, total = 0, 0
+    for path in sorted(found):
+        text = found[path]
+        if text is None or len(files) >= max_files or total + text.size > max_bytes:
+            left_out += 1
+            continue
+        files.append(text)
+        total += text.size
+    return SavedTexts(files, left_out)
+
+
+async def read_saved_texts(
+    blobs: BlobStore, key: str, *, max_files: int = 40, max_bytes: int = 512 * 1024
+) -> SavedTexts:
+    """Every text file (up to the limits) from one download of the archive."""
+    async with local_copy(blobs, key) as local:
+        return await anyio.to_thread.run_sync(lambda: _read_texts(local, max_files, max_bytes))

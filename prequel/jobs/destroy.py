@@ -1,8 +1,10 @@
 """The destroy job: grade, archive, record the archive, remove the workspace, `destroyed`.
 
 The visible and hidden tests run first against the final files (prequel.interviews.grading),
-then the rest of the recording is collected (prequel.recording.collector.drain); both are
-best effort and never keep the work from being saved.
+then the rest of the recording is collected (prequel.recording.collector.drain) and the
+interviewers' private notes are kept (prequel.interviews.private_notes); after the archive is
+stored, its files are analysed (prequel.interviews.final_analysis). All of these are best
+effort and never keep the work from being saved.
 
 The archive is stored and its key committed before the backend removes anything; if that
 fails the workspace stays and the job retries with backoff. `destroyed` is written only once
@@ -23,7 +25,9 @@ from prequel.db.models import Interview, Operation, WorkspaceHandle
 from prequel.db.types import utcnow
 from prequel.domain.interviews import EndReason, InterviewStatus
 from prequel.domain.operations import OperationStatus, OperationType
+from prequel.interviews.final_analysis import analyze_final_work
 from prequel.interviews.grading import grade_final_work
+from prequel.interviews.private_notes import keep_private_notes
 from prequel.interviews.transitions import transition
 from prequel.jobs import queue
 from prequel.jobs.context import WorkerContext, handle_from_row, load_handle
@@ -128,6 +132,7 @@ async def run_destroy(ctx: WorkerContext, operation: Operation) -> None:
         await grade_final_work(ctx, interview.id, handle, log)
         # Then what the workspace recorded (the hidden tests included) before it goes.
         await drain(ctx, interview.id, handle, log)
+        await keep_private_notes(ctx, interview.id, handle, log)
         try:
             await log("saving the candidate's work")
             archived = await ctx.provisioner.destroy(handle, sink, log)
@@ -143,6 +148,7 @@ async def run_destroy(ctx: WorkerContext, operation: Operation) -> None:
             return
         if archived:
             await log(f"work saved to {sink.key} ({sink.size} bytes)")
+            await analyze_final_work(ctx, interview.id, log)
         else:
             await log("the workspace was already gone", "warning")
     async with ctx.sessions() as db:

@@ -236,3 +236,23 @@ def test_folder_member_helper_is_a_directory() -> None:
     local = io.BytesIO(tar_gz(folder("d")))
     with tarfile.open(fileobj=local, mode="r:gz") as tar:
         assert tar.getmembers()[0].isdir()
+
+
+async def test_every_text_file_in_one_pass_within_limits(store: LocalBlobStore) -> None:
+    await store.put(
+        KEY,
+        tar_gz(
+            *SAMPLE,
+            file("latin1.txt", "café".encode("latin-1")),
+            file("src/limiter.py", b"def allow(key):\n    return False\n"),  # replaces
+        ),
+    )
+    saved = await archive_files.read_saved_texts(store, KEY)
+    assert [(t.path, t.text) for t in saved.files] == [
+        ("README.md", "# Notes\n\nsliding window\n"),
+        ("src/helpers/util.py", "X = 1\n"),
+        ("src/limiter.py", "def allow(key):\n    return False\n"),
+    ]
+    assert saved.left_out == 2  # data.bin and latin1.txt are not text
+    limited = await archive_files.read_saved_texts(store, KEY, max_files=1)
+    assert [t.path for t in limited.files] == ["README.md"] and limited.left_out == 4

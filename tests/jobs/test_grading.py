@@ -179,6 +179,21 @@ def test_submit_early_runs_the_hidden_tests_and_scores_a_hidden_failure(
             "passed": VISIBLE_COUNT + len(HIDDEN_NAMES) - 1,
             "total": VISIBLE_COUNT + len(HIDDEN_NAMES),
         }
+        # The report scores the hidden failure: every visible test, all but one hidden.
+        report = api.get(f"/api/interviews/{interview_id}/report").json()
+        figures = {item["key"]: item for item in report["scores"]["figures"]}
+        assert figures["visible_tests"]["value"] == 100.0
+        hidden_rate = round((len(HIDDEN_NAMES) - 1) / len(HIDDEN_NAMES) * 100, 1)
+        assert figures["hidden_tests"]["value"] == hidden_rate
+        parts = {part["key"]: part for part in report["scores"]["overall"]["parts"]}
+        assert parts["hidden_tests"]["value"] == hidden_rate and parts["hidden_tests"]["used"]
+        assert report["scores"]["overall"]["score"] < 100
+        # The saved files were analysed with ruff after the archive was stored.
+        assert report["analysis"]["tool"] == "ruff" and report["analysis"]["status"] == "ok"
+        assert figures["static_analysis"]["value"] == len(report["analysis"]["findings"])
+        page = api.get(f"/interviews/{interview_id}/report")
+        assert page.status_code == 200
+        assert "test_invalid_arguments" in page.text  # staff see the hidden names
         # Grading ran before the work was archived, and is in the operation's log.
         operations = api.get(f"/api/interviews/{interview_id}/operations").json()["operations"]
         destroy = next(op for op in operations if op["type"] == "destroy")
@@ -220,6 +235,9 @@ def test_printed_passes_score_nothing_on_an_interviewer_end(portal: PortalProces
             assert run["status"] in ("failed", "error")
             assert all(result["outcome"] != "passed" for result in run["results"])
         assert graded["score"]["passed"] == 0
+        report = api.get(f"/api/interviews/{interview_id}/report").json()
+        figures = {item["key"]: item for item in report["scores"]["figures"]}
+        assert figures["visible_tests"]["value"] == figures["hidden_tests"]["value"] == 0
 
 
 def test_the_report_is_read_from_its_structure_only() -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from prequel.agent.collab.identity import Identity
 
 NOTES_ROOM = "notes"
+# The Y.Text the browser edits in the notes document.
+NOTES_TEXT = "notes"
 
 
 def may_join(identity: Identity) -> bool:

@@ -18,8 +18,10 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from prequel.agent.collab.identity import Identity
+from prequel.agent.auth import caller_role
+from prequel.agent.collab.identity import ROLE_HEADER, Identity, identity_of
 from prequel.agent.collab.settings import CollabSettings, StateDirError, prepare_state_dir
+from prequel.agent.errors import AgentError
 from prequel.agent.recording.buffer import RecordingBuffer
 from prequel.agent.state import agent_state
 
@@ -33,6 +35,17 @@ GATHER_SECONDS = 1.0
 
 def author_of(identity: Identity | None) -> dict[str, str]:
     return SYSTEM if identity is None else identity.as_dict()
+
+
+def author_of_caller(conn: HTTPConnection) -> dict[str, str]:
+    """Who a request acts for. The portal's own calls (the tests it runs at the end carry
+    no role header) are the system's doing, not the candidate's."""
+    if caller_role(conn) == "portal" and ROLE_HEADER not in conn.headers:
+        return SYSTEM
+    try:
+        return author_of(identity_of(conn))
+    except AgentError:
+        return SYSTEM
 
 
 class Recorder:

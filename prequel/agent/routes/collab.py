@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pycrdt import Text
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -124,6 +125,15 @@ async def chat_socket(websocket: WebSocket) -> None:
     await serve_chat(service.chat, websocket, identity, after, outbox)
 
 
+async def notes_text(request: Request) -> Response:
+    """The interviewers' private notes as plain text, for the portal to keep before the
+    workspace goes (portal only; the room itself stays staff only)."""
+    require_portal(request)
+    service = await collab_service(request)
+    document = service.rooms[notes.NOTES_ROOM].ydoc
+    return AgentJSONResponse({"text": str(document.get(notes.NOTES_TEXT, type=Text))})
+
+
 async def get_mode(request: Request) -> Response:
     service = await collab_service(request)
     return AgentJSONResponse({"mode": service.mode})
@@ -150,6 +160,7 @@ routes: list[BaseRoute] = [
     WebSocketRoute("/collab/doc", doc_socket),
     WebSocketRoute("/collab/notes", notes_socket),
     WebSocketRoute("/collab/chat", chat_socket),
+    Route("/collab/notes/text", notes_text, methods=["GET"]),
     Route("/collab/mode", get_mode, methods=["GET"]),
     Route("/collab/mode", set_mode, methods=["POST"]),
     Route("/collab/status", status, methods=["GET"]),

@@ -23,10 +23,9 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from prequel.agent.bodies import read_json
-from prequel.agent.collab.identity import identity_of
 from prequel.agent.errors import AgentError, AgentJSONResponse
 from prequel.agent.execution import Execution, command_for
-from prequel.agent.recording.recorder import SYSTEM, author_of, recorder
+from prequel.agent.recording.recorder import SYSTEM, author_of_caller, recorder
 from prequel.agent.routes.collab import flush_typing
 from prequel.agent.state import agent_state
 from prequel.agent.streaming import Utf8Stream, receive_json, send_error
@@ -55,13 +54,6 @@ def _outcome_json(run_id: str, outcome: Outcome) -> dict[str, Any]:
     return {"run_id": run_id, **outcome.to_json()}
 
 
-def _author(conn: HTTPConnection) -> dict[str, str]:
-    try:
-        return author_of(identity_of(conn))
-    except AgentError:
-        return SYSTEM
-
-
 def _recorded_exit(run_id: str, outcome: Outcome) -> dict[str, Any]:
     """The outcome as recorded: its output already went out as run.output events."""
     exit_json = _outcome_json(run_id, outcome)
@@ -78,7 +70,7 @@ async def run_to_end(request: Request) -> Response:
         raise AgentError(400, "bad_request", "'stdin' must be a string")
     await flush_typing(request)  # the run sees what was just typed
     run_id, process = await execution(request).start_run(argv, limits)
-    found, author = recorder(request), _author(request)
+    found, author = recorder(request), author_of_caller(request)
     found.record(author, "run.start", {"run_id": run_id, "argv": argv, "file": body.get("file")})
     try:
         if stdin:
@@ -129,7 +121,7 @@ async def _forward_output(websocket: WebSocket, process: SandboxProcess, run_id:
 
 
 async def _take_input(websocket: WebSocket, process: SandboxProcess, run_id: str) -> None:
-    author = _author(websocket)
+    author = author_of_caller(websocket)
     while True:
         try:
             message = await receive_json(websocket)
@@ -166,7 +158,9 @@ async def run_stream(websocket: WebSocket) -> None:
     await flush_typing(websocket)
     run_id, process = await execution(websocket).start_run(argv, limits)
     recorder(websocket).record(
-        _author(websocket), "run.start", {"run_id": run_id, "argv": argv, "file": start.get("file")}
+        author_of_caller(websocket),
+        "run.start",
+        {"run_id": run_id, "argv": argv, "file": start.get("file")},
     )
     await websocket.send_json(
         {"type": "started", "run_id": run_id, "argv": argv, "limits": limits.as_dict()}

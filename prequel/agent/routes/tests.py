@@ -22,10 +22,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from prequel.agent.auth import require_portal
 from prequel.agent.bodies import read_json
-from prequel.agent.collab.identity import identity_of
 from prequel.agent.errors import AgentError, AgentJSONResponse
 from prequel.agent.last_tests import last_tests, remembered
-from prequel.agent.recording.recorder import SYSTEM, Recorder, author_of, recorder
+from prequel.agent.recording.recorder import SYSTEM, Recorder, author_of_caller, recorder
 from prequel.agent.routes.collab import flush_typing
 from prequel.agent.routes.runs import execution
 from prequel.agent.state import agent_state
@@ -48,11 +47,7 @@ def _events(conn: HTTPConnection, body: dict[str, Any]) -> AsyncGenerator[dict[s
     events = run_tests(
         runner.sandbox, state.config.workspace, state.config.challenge_dir, chosen, limits
     )
-    try:
-        author = author_of(identity_of(conn))
-    except AgentError:
-        author = SYSTEM
-    events = _recorded(recorder(conn), author, chosen, events)
+    events = _recorded(recorder(conn), author_of_caller(conn), chosen, events)
     # Only visible results are kept for GET /tests/last: any caller may read them back.
     return remembered(last_tests(conn), events) if chosen == "visible" else events
 
