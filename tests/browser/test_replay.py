@@ -146,3 +146,29 @@ def test_the_report_and_a_scorecard(
     page.screenshot(path=str(artifacts / "screenshots" / "report-print.png"), full_page=True)
     assert errors == []
     context.close()
+
+
+def test_an_admin_changes_the_report_settings(
+    browser: Browser, recorded: tuple[PortalProcess, str, list[dict[str, Any]]], artifacts: Path
+) -> None:
+    portal, interview_id, _moments = recorded
+    context = new_context(browser, "10.9.0.3")
+    page = context.new_page()
+    log_in(page, portal)
+    page.goto(f"{portal.url}/settings#reports")
+    section = page.locator("[data-report-settings]")
+    section.get_by_label("Hidden tests").fill("60")
+    section.get_by_role("button", name="Add a criterion").click()
+    section.locator("[data-criterion]").last.get_by_label("Label").fill("System design")
+    section.get_by_role("button", name="Save report settings").click()
+    expect(page.locator("#toasts")).to_contain_text("Report settings saved")
+    section.screenshot(path=str(artifacts / "screenshots" / "settings-reports.png"))
+    # A bad weight is refused with the reason, and nothing is lost.
+    section.get_by_label("Visible tests").fill("300")
+    section.get_by_role("button", name="Save report settings").click()
+    expect(section.locator("[data-report-settings-error]")).to_contain_text("0 to 100")
+
+    page.goto(f"{portal.url}/interviews/{interview_id}/report")
+    expect(page.locator(".overall-parts")).to_contain_text("60 %")
+    expect(page.locator("[data-scorecard-form]")).to_contain_text("System design")
+    context.close()

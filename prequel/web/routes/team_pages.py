@@ -22,6 +22,7 @@ from prequel.auth.accounts import Principal
 from prequel.db.models import ApiToken, Membership, User
 from prequel.db.types import utcnow
 from prequel.domain.roles import Role
+from prequel.reports.settings import WEIGHT_LABELS, report_settings
 from prequel.settings import Settings
 from prequel.web.deps import DbSession, StateDep, ViewerPrincipal
 from prequel.web.routes.tokens import token_json
@@ -165,6 +166,8 @@ async def settings_page(
             "token_default_days": default_days,
             "server_facts": server_facts(settings),
             "unsafe_sandbox": settings.unsafe_sandbox,
+            "report_settings": report_settings(principal.organization),
+            "weight_labels": WEIGHT_LABELS,
             "page_data": jsonable_encoder({"tokens": tokens}),
         },
     )
