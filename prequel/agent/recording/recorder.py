@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from prequel.agent.state import agent_state
 log = logging.getLogger("prequel.agent.recording")
 
 SYSTEM: dict[str, str] = {"id": "system", "name": "System", "role": "system"}
+SWITCH_ENV = "PREQUEL_AGENT_RECORDING"
 COALESCE_SECONDS = 0.05
 FLUSH_SECONDS = 1.0
 GATHER_SECONDS = 1.0
@@ -59,6 +61,9 @@ class Recorder:
 
     @classmethod
     def start(cls, workspace: Path) -> Recorder:
+        if os.environ.get(SWITCH_ENV, "").strip().lower() in ("off", "0", "false", "no"):
+            # Only the benchmark of recording's cost sets this; the portal never does.
+            return cls(None, f"switched off ({SWITCH_ENV}=off)")
         try:
             settings = CollabSettings.from_env(workspace)
             folder = prepare_state_dir(settings.state_dir, workspace) / "recording"

@@ -256,3 +256,17 @@ async def test_the_recording_is_refused_cleanly_when_it_cannot_be_stored(
         run = await client.post("/runs", json={"command": ["true"]})
     assert run.status_code == 200 and run.json()["reason"] == "exit"
     assert "recording is off" in agent.log()
+
+
+async def test_recording_switched_off_records_nothing(
+    start_collab: StartCollab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREQUEL_AGENT_RECORDING", "off")
+    agent = start_collab()
+    async with agent.client() as client:
+        run = await client.post("/runs", json={"command": ["true"]})
+    assert run.status_code == 200
+    async with agent.portal_client() as portal:
+        response = await portal.get("/recording")
+    assert response.status_code == 503
+    assert "switched off" in response.json()["error"]["message"]
