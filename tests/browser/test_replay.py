@@ -139,6 +139,8 @@ def test_the_report_and_a_scorecard(
     expect(card).to_contain_text("Asked a good question")
     expect(card).to_contain_text("Yes")
     expect(card.locator(".rating-3")).to_have_count(1)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(artifacts / "screenshots" / "report-top.png"))
     page.screenshot(path=str(artifacts / "screenshots" / "report.png"), full_page=True)
     page.emulate_media(media="print")
     expect(page.locator(".topbar")).to_be_hidden()
