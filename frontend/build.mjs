@@ -21,14 +21,15 @@ const outdir =
 // Only our own files: a stale bundle never survives a rebuild, nothing else is touched.
 mkdirSync(outdir, { recursive: true });
 for (const name of readdirSync(outdir)) {
-  if (/^ide\.(js|css)$/.test(name) || name === "chunks") {
+  if (/^(ide|replay-editor)\.(js|css)$/.test(name) || name === "chunks") {
     rmSync(resolve(outdir, name), { recursive: true });
   }
 }
 
 const result = await build({
   absWorkingDir: here,
-  entryPoints: { ide: "src/ide/main.ts" },
+  // The replay page's code view shares the editor's chunks (languages, CodeMirror).
+  entryPoints: { ide: "src/ide/main.ts", "replay-editor": "src/replay/editor.ts" },
   outdir,
   // Languages load on demand (src/ide/languages.ts) from content-hashed chunks.
   splitting: true,

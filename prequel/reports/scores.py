@@ -111,7 +111,8 @@ def _analysis(report: AnalysisReport | None) -> dict[str, Any]:
     codes = Counter(str(finding.get("code")) for finding in report.findings or [])
     common = ", ".join(f"{code}: {count}" for code, count in codes.most_common(4))
     count = len(report.findings or [])
-    shown = f"{count} finding{'s' if count != 1 else ''} in {report.files_checked} files"
+    files = report.files_checked
+    shown = f"{count} finding{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}"
     return figure(
         "static_analysis",
         "Static analysis",

@@ -58,8 +58,8 @@ def scrub_to(page: Page, start_ts: float, ts: float) -> None:
 
 
 def code_text(page: Page) -> str:
-    lines = page.locator("[data-code] .line").all_inner_texts()
-    return "\n".join(lines)
+    text: str = page.evaluate("() => window.prequelReplay.codeText()")
+    return text
 
 
 def test_scrubbing_the_replay(
@@ -87,7 +87,10 @@ def test_scrubbing_the_replay(
         assert ("replay-42" in terminal) == (name not in ("start", "typed")), name
         assert page.locator("[data-chat] li").count() == len(moment["chat"]), name
         if name == "typed":
-            expect(page.locator("[data-code] .line.is-changed")).to_have_count(1)
+            expect(page.locator("[data-code] .cm-replay-changed-line")).to_have_count(1)
+            expect(page.locator("[data-code] .cm-content")).to_have_attribute(
+                "contenteditable", "false"
+            )
             page.screenshot(path=str(artifacts / "screenshots" / "replay-typed.png"))
         if name == "chatted":
             page.screenshot(path=str(artifacts / "screenshots" / "replay-chat.png"))

@@ -20,6 +20,7 @@ let playing = false;
 let timer = null;
 let inFlight = false;
 let wanted = null; // the seek waiting for the one in flight
+let codeView = null; // the read-only CodeMirror (dist/replay-editor.js), or null: plain text
 
 function clock(ms) {
   const total = Math.max(0, Math.round(ms / 1000));
@@ -76,7 +77,7 @@ function lineOf(text, offset) {
   return line;
 }
 
-function renderCode(state) {
+function renderFiles(state) {
   const paths = Object.keys(state.files);
   const change = state.last_change;
   if (!selectedPath || !paths.includes(selectedPath)) {
@@ -95,12 +96,13 @@ function renderCode(state) {
     ),
   );
   $("[data-path]").textContent = selectedPath || "No files yet";
-  const text = selectedPath ? state.files[selectedPath] : "";
-  const lines = text.split("\n");
-  const here = change && change.path === selectedPath ? change : null;
+}
+
+// Without the editor bundle: numbered lines, the changed one highlighted.
+function renderPlain(text, here) {
   const changedLine = here ? lineOf(text, here.from) : -1;
   let offset = 0;
-  const rows = lines.map((line, index) => {
+  const rows = text.split("\n").map((line, index) => {
     const start = offset;
     offset += line.length + 1;
     if (index !== changedLine) return h("span", { class: "line" }, line);
@@ -109,9 +111,21 @@ function renderCode(state) {
     return h("span", { class: "line is-changed", dataset: { changed: "" } },
       line.slice(0, from), to > from ? h("mark", {}, line.slice(from, to)) : "", line.slice(to));
   });
-  replaceChildren($("[data-code]"), ...rows);
-  const marked = $("[data-code] [data-changed]");
-  if (marked && playing) marked.scrollIntoView({ block: "nearest" });
+  replaceChildren($("[data-code]"), h("pre", { class: "replay-code" }, ...rows));
+}
+
+function renderCode(state) {
+  renderFiles(state);
+  const change = state.last_change;
+  const text = selectedPath ? state.files[selectedPath] : "";
+  const here = change && change.path === selectedPath ? change : null;
+  if (codeView) codeView.show(selectedPath, text, here, playing);
+  else renderPlain(text, here);
+}
+
+function codeText() {
+  if (codeView) return codeView.text();
+  return [...root.querySelectorAll("[data-code] .line")].map((line) => line.textContent).join("\n");
 }
 
 function renderTests(tests) {
@@ -189,7 +203,17 @@ function renderMarkers() {
   }));
 }
 
+async function loadEditor() {
+  try {
+    const module = await import($("[data-code]").dataset.editorUrl);
+    codeView = module.createCodeView($("[data-code]"));
+  } catch (exc) {
+    console.warn("the code view falls back to plain text:", exc);
+  }
+}
+
 async function start() {
+  await loadEditor();
   try {
     timeline = await get(`${base}/replay/timeline`);
   } catch (exc) {
@@ -222,5 +246,5 @@ async function start() {
   root.dataset.ready = "true";
 }
 
-window.prequelReplay = { seek, seekTime, state: () => current, timeline: () => timeline };
+window.prequelReplay = { seek, seekTime, codeText, state: () => current, timeline: () => timeline };
 start();
